@@ -1,0 +1,5 @@
+"""`python -m cryptoviz` entry point."""
+
+from cryptoviz.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""REST API: controllers, the response envelope and parameter validation."""

@@ -1,0 +1,73 @@
+"""Consume a bus subscription and write in batches, flushed by size or by age.
+
+The subscription is committed only after a flush succeeds, so a crash loses nothing
+that the bus can redeliver; failed writes are retried with backoff and, meanwhile,
+nothing more is consumed, which pushes back on producers through the bounded bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from cryptoviz.bus.base import Subscription
+from cryptoviz.errors import BusClosed
+from cryptoviz.tasks import retry_forever
+
+
+class BatchingConsumer:
+    def __init__(
+        self,
+        subscription: Subscription,
+        accept: Callable[[str, list[Any]], Awaitable[None]],
+        flush: Callable[[], Awaitable[None]],
+        pending: Callable[[], int],
+        *,
+        batch_size: int,
+        flush_ms: int,
+        what: str,
+    ) -> None:
+        self._sub = subscription
+        self._accept = accept
+        self._flush = flush
+        self._pending = pending
+        self._batch_size = batch_size
+        self._max_age = flush_ms / 1000
+        self._what = what
+        self.flushes = 0
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        oldest: float | None = None
+        while True:
+            timeout = None if oldest is None else max(0.0, oldest + self._max_age - loop.time())
+            try:
+                topic, items = await asyncio.wait_for(self._sub.get(), timeout)
+            except TimeoutError:
+                await self.flush()
+                oldest = None
+                continue
+            except BusClosed:
+                return
+            await self._accept(topic, items)
+            pending = self._pending()
+            if pending >= self._batch_size:
+                await self.flush()
+                oldest = None
+            elif pending == 0:
+                await self._sub.commit()
+            elif oldest is None:
+                oldest = loop.time()
+
+    async def flush(self) -> None:
+        """Write what is pending (retrying until it succeeds), then commit."""
+        if self._pending():
+            write = asyncio.ensure_future(retry_forever(self._flush, self._what))
+            try:
+                await asyncio.shield(write)
+            except asyncio.CancelledError:
+                await write  # a write under way completes, then the cancellation goes on
+                raise
+            self.flushes += 1
+        await self._sub.commit()

@@ -1,0 +1,1 @@
+"""Deduplication backends behind the `Dedup` protocol."""

@@ -1,0 +1,1 @@
+"""Pure market computations: no I/O, no clocks, deterministic."""

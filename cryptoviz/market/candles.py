@@ -1,0 +1,204 @@
+"""Trades -> candles for several intervals, exactly as the exchange builds its klines.
+
+Windows are `[t, t + interval)` in trade time, aligned on the UTC epoch. A window with
+no trades becomes a flat candle at the previous close, so each series is continuous
+from its first trade. Arithmetic runs in a decimal context that traps any rounding:
+a result that cannot be exact raises instead of drifting.
+"""
+
+from __future__ import annotations
+
+import decimal
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from cryptoviz.models import INTERVALS, Candle, Trade
+
+EXACT = decimal.Context(
+    prec=80,
+    rounding=decimal.ROUND_HALF_EVEN,
+    traps=[decimal.Inexact, decimal.Overflow, decimal.InvalidOperation, decimal.DivisionByZero],
+)
+ZERO = Decimal(0)
+
+
+def window_start(time_ms: int, length_ms: int) -> int:
+    return time_ms - time_ms % length_ms
+
+
+class _Series:
+    """One (symbol, interval): the forming candle and the one closed just before it."""
+
+    __slots__ = ("current", "length", "previous")
+
+    def __init__(self, length: int) -> None:
+        self.length = length
+        self.current: Candle | None = None
+        self.previous: Candle | None = None
+
+
+class CandleAggregator:
+    """Folds trades into candles; `add` returns what changed, coalesced per call.
+
+    Each returned list holds every candle that closed during the call (flat ones
+    included) and one snapshot of each forming candle that changed.
+    """
+
+    def __init__(self, intervals: Sequence[str] = tuple(INTERVALS), grace_ms: int = 2000) -> None:
+        unknown = [i for i in intervals if i not in INTERVALS]
+        if unknown:
+            raise ValueError(f"unknown intervals {unknown}; expected some of {list(INTERVALS)}")
+        self.intervals = tuple(sorted(set(intervals), key=INTERVALS.__getitem__))
+        self.grace_ms = grace_ms
+        self._series: dict[str, list[_Series]] = {}
+        self._latest_time: dict[str, int] = {}
+        self.late_dropped = 0
+        self.duplicates = 0
+
+    def _series_of(self, symbol: str) -> list[_Series]:
+        series = self._series.get(symbol)
+        if series is None:
+            series = [_Series(INTERVALS[i]) for i in self.intervals]
+            self._series[symbol] = series
+        return series
+
+    def restore(self, candles: Iterable[Candle]) -> None:
+        """Resume from stored candles: the newest of each (symbol, interval)."""
+        for candle in candles:
+            if candle.interval not in self.intervals:
+                continue
+            series = self._series_of(candle.symbol)[self.intervals.index(candle.interval)]
+            if series.current is None or candle.open_time > series.current.open_time:
+                series.current = candle.copy()
+                self._latest_time[candle.symbol] = max(
+                    self._latest_time.get(candle.symbol, 0), candle.open_time
+                )
+
+    def watermark(self, symbol: str) -> int | None:
+        """The smallest newest-trade-id over the symbol's series; None if any series is empty."""
+        series = self._series.get(symbol)
+        if not series or any(s.current is None for s in series):
+            return None
+        return min(s.current.last_trade_id for s in series if s.current is not None)
+
+    def symbols(self) -> list[str]:
+        return list(self._series)
+
+    def forming(self, symbol: str, interval: str) -> Candle | None:
+        series = self._series.get(symbol)
+        if series is None or interval not in self.intervals:
+            return None
+        current = series[self.intervals.index(interval)].current
+        return None if current is None else current.copy()
+
+    def add(self, trades: Iterable[Trade]) -> list[Candle]:
+        out: list[Candle] = []
+        changed: dict[int, Candle] = {}
+        with decimal.localcontext(EXACT):
+            for trade in trades:
+                self._add_one(trade, out, changed)
+        out.extend(c.copy() for c in changed.values())
+        return out
+
+    def _add_one(self, trade: Trade, out: list[Candle], changed: dict[int, Candle]) -> None:
+        price = trade.price
+        qty = trade.quantity
+        quote = price * qty
+        taker = not trade.buyer_is_maker
+        trade_id = trade.trade_id
+        time = trade.time
+        latest = self._latest_time.get(trade.symbol, time)
+        if time > latest:
+            latest = time
+        self._latest_time[trade.symbol] = latest
+        for series in self._series_of(trade.symbol):
+            current = series.current
+            start = time - time % series.length
+            if current is None:
+                current = series.current = self._open(trade, series.length, start, quote)
+                changed[id(current)] = current
+                continue
+            if trade_id <= current.last_trade_id:
+                self.duplicates += 1
+                continue
+            if start == current.open_time:
+                pass
+            elif start > current.open_time:
+                self._roll(trade, series, start, out)
+                current = series.current = self._open(trade, series.length, start, quote)
+                changed[id(current)] = current
+                continue
+            else:
+                previous = series.previous
+                if (
+                    previous is None
+                    or previous.open_time != start
+                    or latest - start - series.length > self.grace_ms
+                ):
+                    self.late_dropped += 1
+                    current.last_trade_id = trade_id
+                    continue
+                current.last_trade_id = trade_id
+                current = previous
+                out.append(current)  # an amended closed candle is published again
+            if price > current.high:
+                current.high = price
+            elif price < current.low:
+                current.low = price
+            current.close = price
+            current.volume += qty
+            current.quote_volume += quote
+            if taker:
+                current.taker_buy_volume += qty
+            current.trades += trade.count
+            current.last_trade_id = trade_id
+            if current is series.current:
+                changed[id(current)] = current
+
+    def _open(self, trade: Trade, length: int, start: int, quote: Decimal) -> Candle:
+        qty = trade.quantity
+        return Candle(
+            symbol=trade.symbol,
+            interval=_NAMES[length],
+            open_time=start,
+            open=trade.price,
+            high=trade.price,
+            low=trade.price,
+            close=trade.price,
+            volume=qty,
+            trades=trade.count,
+            quote_volume=quote,
+            taker_buy_volume=ZERO if trade.buyer_is_maker else qty,
+            closed=False,
+            last_trade_id=trade.trade_id,
+        )
+
+    def _roll(self, trade: Trade, series: _Series, start: int, out: list[Candle]) -> None:
+        """Close the forming candle and fill the empty windows up to `start` with flat ones."""
+        current = series.current
+        assert current is not None
+        if not current.closed:
+            current.closed = True
+            out.append(current.copy())
+        close = current.close
+        for open_time in range(current.open_time + series.length, start, series.length):
+            out.append(
+                Candle(current.symbol, current.interval, open_time, close, close, close, close, ZERO, 0,
+                       ZERO, ZERO, True, current.last_trade_id)
+            )  # fmt: skip
+        series.previous = current
+
+    def close_due(self, now_by_symbol: dict[str, int]) -> list[Candle]:
+        """Close forming candles whose window ended more than the grace before `now`."""
+        out: list[Candle] = []
+        for symbol, now in now_by_symbol.items():
+            for series in self._series.get(symbol, ()):
+                current = series.current
+                due = current is not None and now >= current.open_time + series.length + self.grace_ms
+                if due and current is not None and not current.closed:
+                    current.closed = True
+                    out.append(current.copy())
+        return out
+
+
+_NAMES = {length: name for name, length in INTERVALS.items()}

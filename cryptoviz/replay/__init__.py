@@ -1,0 +1,1 @@
+"""Replay of recorded exchange traffic: line parsers and file readers."""

@@ -1,0 +1,121 @@
+"""`cryptoviz replay FILE...`: recordings through the live pipeline, a progress bar, a summary.
+
+It runs the configured handlers (trades, candles, ...) with the replay collector in
+place of whatever collectors the configuration enables, then drains and flushes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from typing import Any, TextIO
+
+import msgspec
+
+from cryptoviz.config import Config
+from cryptoviz.errors import ConfigError
+from cryptoviz.plugin import LoadedPlugin, discover, select
+from cryptoviz.runtime import Runtime
+
+COLLECTOR_KINDS = ("source", "feed", "web")
+
+
+def run_replay(config: Config, files: list[str], *, speed: float | None, quiet: bool) -> int:
+    missing = [f for f in files if not _readable(f)]
+    if missing:
+        raise ConfigError(f"cannot read replay file(s): {', '.join(missing)}")
+    plugins = replay_plugins(config, files, speed)
+    summary = asyncio.run(_replay(config, plugins, None if quiet else sys.stderr))
+    print(format_summary(summary))
+    return 0
+
+
+def _readable(path: str) -> bool:
+    try:
+        with open(path, "rb"):
+            return True
+    except OSError:
+        return False
+
+
+def replay_plugins(config: Config, files: list[str], speed: float | None) -> list[LoadedPlugin]:
+    """The configured handlers plus a replay collector reading `files`."""
+    available = discover(config.plugins.folder)
+    handlers = [
+        n for n in config.plugins.enabled if available.get(n) and available[n].kind not in COLLECTOR_KINDS
+    ]
+    loaded = select(msgspec.structs.replace(config, plugins=msgspec.structs.replace(
+        config.plugins, enabled=["replay", *handlers])), available)  # fmt: skip
+    changes: dict[str, Any] = {"files": files, "loop": False}
+    if speed is not None:
+        changes["speed"] = speed
+    replay = LoadedPlugin(loaded[0].spec, msgspec.structs.replace(loaded[0].config, **changes))
+    return [replay, *loaded[1:]]
+
+
+async def _replay(config: Config, plugins: list[LoadedPlugin], progress: TextIO | None) -> dict[str, Any]:
+    runtime = Runtime(config, plugins)
+    replay: Any = runtime.instances["replay"]
+    total = sum(_count_lines(f) for f in replay.config.files) if progress else 0
+    started = time.perf_counter()
+    await runtime.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        while not replay.done.is_set() and not stop.is_set():
+            await asyncio.sleep(0.05)
+            if progress:
+                _draw(progress, replay.lines, total, time.perf_counter() - started)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+        await runtime.stop()
+    elapsed = time.perf_counter() - started
+    if progress:
+        _draw(progress, replay.lines, total, elapsed)
+        progress.write("\n")
+    trades: dict[str, Any] = runtime.instances["trades"].status() if "trades" in runtime.instances else {}
+    status = replay.status()
+    return {
+        "lines": status["lines"],
+        "trades": status["trades"],
+        "ingested": trades.get("stored", status["trades"]),
+        "duplicates": trades.get("duplicates", 0),
+        "skipped": status["skipped"],
+        "interrupted": stop.is_set(),
+        "seconds": elapsed,
+    }
+
+
+def _count_lines(path: str) -> int:
+    from cryptoviz.replay.reader import count_lines
+
+    return count_lines(path)
+
+
+def _draw(out: TextIO, done: int, total: int, elapsed: float) -> None:
+    width = 30
+    frac = min(1.0, done / total) if total else 0.0
+    bar = "#" * int(frac * width) + "-" * (width - int(frac * width))
+    rate = done / elapsed if elapsed > 0 else 0.0
+    out.write(f"\r[{bar}] {frac:6.1%}  {done:,}/{total:,} lines  {rate:,.0f} lines/s")
+    out.flush()
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    skipped = sum(s["skipped"].values())
+    detail = ", ".join(f"{k} {v:,}" for k, v in sorted(s["skipped"].items()))
+    lines = [
+        f"lines read:      {s['lines']:,}",
+        f"trades ingested: {s['ingested']:,}",
+        f"duplicates:      {s['duplicates']:,}",
+        f"lines skipped:   {skipped:,}" + (f" ({detail})" if detail else ""),
+        f"elapsed:         {s['seconds']:.2f}s",
+    ]
+    if s["interrupted"]:
+        lines.append("interrupted: stopped early, everything read so far was stored")
+    return "\n".join(lines)

@@ -1,0 +1,307 @@
+"""Line parsers for recorded Binance traffic: one line in, one `Trade` or `Skipped` out.
+
+Parsers never raise on bad input: recordings are long, and one truncated or foreign line
+must not stop a replay. Prices and quantities go from the exchange's text to `Decimal`
+without passing through float.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Final, Literal
+
+import msgspec
+
+from cryptoviz.models import Trade
+
+
+class Skipped(msgspec.Struct, frozen=True, gc=False):
+    """A line that produced no trade, and why (the replay reports counts per reason)."""
+
+    reason: Literal["malformed", "ignored_stream", "empty"]
+    detail: str = ""
+
+
+EMPTY: Final = Skipped("empty")
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    # Either a combined-stream wrapper (`stream` + `data`) or a raw payload (`e`);
+    # `data` stays undecoded so that depth and bookTicker lines cost only a scan.
+    stream: str = ""
+    data: msgspec.Raw = msgspec.Raw()
+    e: str = ""
+    lastUpdateId: msgspec.Raw = msgspec.Raw()  # a REST depth snapshot
+    id: msgspec.Raw = msgspec.Raw()  # a subscription reply, {"result":null,"id":1}
+
+
+class _TradeMsg(msgspec.Struct, kw_only=True, gc=False):
+    s: str
+    t: int
+    p: Decimal
+    q: Decimal
+    trade_time: int = msgspec.field(name="T")
+    m: bool
+    event_time: int = msgspec.field(default=0, name="E")
+
+
+class _AggTradeMsg(msgspec.Struct, kw_only=True, gc=False):
+    s: str
+    a: int
+    p: Decimal
+    q: Decimal
+    f: int
+    l: int  # noqa: E741 - Binance's key
+    trade_time: int = msgspec.field(name="T")
+    m: bool
+    event_time: int = msgspec.field(default=0, name="E")
+
+
+_ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
+_TRADE: Final = msgspec.json.Decoder(_TradeMsg)
+_AGG_TRADE: Final = msgspec.json.Decoder(_AggTradeMsg)
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_MS: Final = timedelta(milliseconds=1)
+_EPOCH_TEXT: Final = re.compile(r"\d+(?:\.\d*)?")
+
+
+def epoch_to_ms(value: int | Decimal) -> int:
+    """Epoch seconds, ms, µs or ns (told apart by magnitude) to epoch ms, rounding down."""
+    if value < 100_000_000_000:  # < 1e11: seconds (1e11 ms would be 1973)
+        return int(value * 1000)
+    if value < 100_000_000_000_000:  # < 1e14: milliseconds
+        return int(value)
+    if value < 100_000_000_000_000_000:  # < 1e17: microseconds (newer Binance dumps)
+        return int(value // 1000)
+    return int(value // 1_000_000)
+
+
+def _prefix_ms(prefix: bytes) -> int:
+    """A receive-time prefix (`<ns>`, `<epoch>:`, `<ISO 8601>:`) to epoch ms; -1 if unreadable."""
+    try:
+        return epoch_to_ms(int(prefix))  # the common `<ns> ` form, surrounding blanks allowed
+    except ValueError:
+        pass
+    try:
+        text = prefix.strip().removesuffix(b":").rstrip().decode("ascii")
+        if _EPOCH_TEXT.fullmatch(text):
+            return epoch_to_ms(Decimal(text))
+        stamp = datetime.fromisoformat(text)
+    except ValueError:
+        return -1
+    if stamp.tzinfo is None:  # recorders log UTC; a naive stamp is taken as UTC
+        stamp = stamp.replace(tzinfo=UTC)
+    return (stamp - _EPOCH) // _ONE_MS
+
+
+_TRADE_KINDS: Final = frozenset(("trade", "aggTrade"))
+
+
+def _from_payload(kind: str, payload: bytes | msgspec.Raw, exchange: str, prefix: bytes) -> Trade | Skipped:
+    """Decode a payload of one of `_TRADE_KINDS`."""
+    msg = _TRADE.decode(payload) if kind == "trade" else _AGG_TRADE.decode(payload)
+    return _to_trade(msg, exchange, prefix)
+
+
+def _to_trade(msg: _TradeMsg | _AggTradeMsg, exchange: str, prefix: bytes) -> Trade | Skipped:
+    if isinstance(msg, _TradeMsg):
+        trade_id, count = msg.t, 1
+    else:
+        if msg.l < msg.f:
+            return Skipped("malformed", f"last trade id {msg.l} before first {msg.f}")
+        trade_id, count = msg.a, msg.l - msg.f + 1
+    price, quantity = msg.p, msg.q
+    if not (price.is_finite() and quantity.is_finite() and price > 0 and quantity >= 0):
+        return Skipped("malformed", f"need price > 0 and quantity >= 0: p={price} q={quantity}")
+    received_at = 0
+    if prefix:  # read only for trades: most lines of a recording are ignored streams
+        received_at = _prefix_ms(prefix)
+        if received_at < 0:
+            return Skipped("malformed", f"unreadable receive-time prefix {prefix[:40]!r}")
+    symbol = msg.s if msg.s.isupper() else msg.s.upper()
+    return Trade(
+        exchange, symbol, trade_id, price, quantity, msg.trade_time, msg.m, count, msg.event_time, received_at
+    )
+
+
+class _WrappedTrade(msgspec.Struct, gc=False):
+    stream: str
+    data: _TradeMsg
+
+
+class _WrappedAggTrade(msgspec.Struct, gc=False):
+    stream: str
+    data: _AggTradeMsg
+
+
+_WRAPPED: Final[dict[bytes, msgspec.json.Decoder[_WrappedTrade] | msgspec.json.Decoder[_WrappedAggTrade]]] = {
+    b"trade": msgspec.json.Decoder(_WrappedTrade),
+    b"aggTrade": msgspec.json.Decoder(_WrappedAggTrade),
+}
+
+
+_STREAM_KEY: Final = b'{"stream":"'
+_Route = Skipped | msgspec.json.Decoder[_WrappedTrade] | msgspec.json.Decoder[_WrappedAggTrade]
+_ROUTES: dict[bytes, _Route] = {}
+_MAX_ROUTES: Final = 4096
+
+
+def _route(body: bytes) -> _Route | None:
+    """What to do with a combined-stream line, from its stream name alone: trade streams
+    decode in one pass; other streams (most recorded lines: depth, book) are skipped
+    without decoding. None: take the general path (odd names, too many names)."""
+    name = body[len(_STREAM_KEY) : body.find(b'"', len(_STREAM_KEY))]
+    route = _ROUTES.get(name)
+    if route is None:
+        if not name or not name.isascii() or len(_ROUTES) >= _MAX_ROUTES:
+            return None
+        kind = name[name.find(b"@") + 1 :]
+        route = _ROUTES[name] = _WRAPPED.get(kind) or Skipped("ignored_stream", name.decode())
+    return route
+
+
+def parse_json_line(line: bytes, exchange: str = "binance") -> Trade | Skipped:
+    """Parse one JSON line: a combined-stream message or a raw payload, maybe time-prefixed.
+
+    Recorded sample (usdm-btcusdt-20240808.recv.gz, `<receive ns> <json>`)::
+
+        1723161255088176367 {"stream":"btcusdt@trade","data":{"e":"trade","E":1723161256322,
+        "T":1723161256322,"s":"BTCUSDT","t":5266583935,"p":"61800.30","q":"0.006","X":"MARKET","m":false}}
+
+    Also accepted: `<ts>: <json>` (epoch s/ms/µs/ns or ISO 8601, UTC if no zone) and the
+    bare payload `{"e":"aggTrade",...}`. Other streams, REST depth snapshots and
+    subscription replies are `ignored_stream`; anything unreadable is `malformed`.
+    """
+    start = line.find(b"{")
+    if start < 0:
+        return Skipped("malformed", "no JSON object") if line.strip() else EMPTY
+    prefix = line[:start]
+    body = line[start:] if start else line
+    if body.startswith(_STREAM_KEY):
+        route = _route(body)
+        if isinstance(route, Skipped):
+            # Only a complete line qualifies; a truncated one is reported malformed below.
+            if body.endswith(b"}}") or body.endswith(b"}}\r"):
+                return route
+        elif route is not None:
+            try:
+                return _to_trade(route.decode(body).data, exchange, prefix)
+            except ValueError:
+                pass  # the general path below says what is wrong
+    try:
+        envelope = _ENVELOPE.decode(body)
+        if stream := envelope.stream:
+            kind = stream[stream.find("@") + 1 :]
+            if kind in _TRADE_KINDS:
+                return _from_payload(kind, envelope.data, exchange, prefix)
+            return Skipped("ignored_stream", stream)
+        if kind := envelope.e:
+            if kind in _TRADE_KINDS:
+                return _from_payload(kind, body, exchange, prefix)
+            return Skipped("ignored_stream", kind)
+    except ValueError as exc:  # msgspec's DecodeError/ValidationError, invalid UTF-8
+        return Skipped("malformed", str(exc))
+    if envelope.lastUpdateId:
+        return Skipped("ignored_stream", "depth snapshot")
+    if envelope.id:
+        return Skipped("ignored_stream", "subscription reply")
+    return Skipped("malformed", "neither a combined-stream message nor a stream payload")
+
+
+_BOOL: Final = rb"(True|False|true|false)"
+_INT: Final = rb"(\d+)"
+_DEC: Final = rb"(\d+(?:\.\d+)?)"
+_AGG_ROW: Final = re.compile(
+    rb",".join([_INT, _DEC, _DEC, _INT, _INT, _INT, _BOOL]) + rb"(?:," + _BOOL + rb")?"
+)
+_TRADE_ROW: Final = re.compile(rb",".join([_INT, _DEC, _DEC, _DEC, _INT, _BOOL]) + rb"(?:," + _BOOL + rb")?")
+_TRUE: Final = frozenset((b"True", b"true"))
+_AGG_COLUMNS: Final = [
+    *("agg_trade_id", "price", "quantity", "first_trade_id", "last_trade_id"),
+    *("transact_time", "is_buyer_maker", "is_best_match"),
+]
+_TRADE_COLUMNS: Final = ["id", "price", "qty", "quote_qty", "time", "is_buyer_maker", "is_best_match"]
+_DUMP_NAME: Final = re.compile(r"([A-Za-z0-9]+)-(?:aggTrades|trades)(?=[-_.])")
+
+
+def symbol_from_filename(path: str | Path) -> str | None:
+    """The symbol of a Binance public-data dump (`XRPETH-aggTrades-2019-10-11.csv`), else None."""
+    match = _DUMP_NAME.match(Path(path).name)
+    return match[1].upper() if match else None
+
+
+class CsvParser:
+    """Parser for one Binance public-data CSV dump (aggTrades or trades, header optional).
+
+    Recorded sample (XRPETH-aggTrades-2019-10-11_13.csv)::
+
+        agg_trade_id,price,quantity,first_trade_id,last_trade_id,transact_time,is_buyer_maker,is_best_match
+        13519807,0.00141342,23.00000000,15373518,15373518,1570752011620,True,True
+
+    The layout is fixed by the header or, without one, by the shape of the first valid
+    row; later rows of another shape are malformed. The symbol is not in the rows, so
+    the caller passes it (see `symbol_from_filename`). Microsecond times become ms.
+    """
+
+    def __init__(self, symbol: str, exchange: str = "binance") -> None:
+        self.symbol = symbol.upper()
+        self.exchange = exchange
+        self.layout: Literal["aggTrades", "trades"] | None = None
+
+    def parse(self, line: bytes) -> Trade | Skipped:
+        """One CSV line to a trade; a header line is `ignored_stream` with detail "csv header"."""
+        row = line.strip()
+        if not row:
+            return EMPTY
+        if self.layout != "trades" and (match := _AGG_ROW.fullmatch(row)):
+            self.layout = "aggTrades"
+            trade_id, price, quantity, first, last, time, maker, _ = match.groups()
+            count = int(last) - int(first) + 1
+            if count < 1:
+                return Skipped("malformed", f"last trade id {last!r} before first {first!r}")
+            return self._trade(trade_id, price, quantity, time, maker, count)
+        if self.layout != "aggTrades" and (match := _TRADE_ROW.fullmatch(row)):
+            self.layout = "trades"
+            trade_id, price, quantity, _, time, maker, _ = match.groups()
+            return self._trade(trade_id, price, quantity, time, maker, 1)
+        if row[:1].isalpha() or row.startswith(b"\xef\xbb\xbf"):
+            return self._header(row)
+        return Skipped("malformed", f"not a Binance {self.layout or 'trades/aggTrades'} row: {row[:80]!r}")
+
+    def _trade(
+        self, trade_id: bytes, price: bytes, quantity: bytes, time: bytes, maker: bytes, count: int
+    ) -> Trade | Skipped:
+        # The row patterns admit only unsigned decimals, so a zero price is the one bad amount.
+        if not self.symbol:
+            return Skipped(
+                "malformed", "no symbol: the file name is not SYMBOL-trades-... or SYMBOL-aggTrades-..."
+            )
+        exact_price = Decimal(price.decode())
+        if not exact_price:
+            return Skipped("malformed", "price must be positive: 0")
+        return Trade(
+            self.exchange,
+            self.symbol,
+            int(trade_id),
+            exact_price,
+            Decimal(quantity.decode()),
+            epoch_to_ms(int(time)),
+            maker in _TRUE,
+            count,
+        )
+
+    def _header(self, row: bytes) -> Skipped:
+        columns = row.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace").lower().split(",")
+        columns = [column.strip() for column in columns]
+        layout: Literal["aggTrades", "trades"] | None = None
+        if len(columns) in (7, 8) and columns == _AGG_COLUMNS[: len(columns)]:
+            layout = "aggTrades"
+        elif len(columns) in (6, 7) and columns == _TRADE_COLUMNS[: len(columns)]:
+            layout = "trades"
+        if layout is None or self.layout not in (None, layout):
+            return Skipped("malformed", f"unexpected CSV header {row[:120]!r}")
+        self.layout = layout
+        return Skipped("ignored_stream", "csv header")

@@ -1,0 +1,142 @@
+"""Read a recording file (plain or `.gz`) into trades.
+
+Lines are read in large binary chunks and split in C: per-line iteration of a gzip
+file costs more than parsing the line does. `read_batches` is the replay's fast path
+(a chunk of lines at a time); `read_file` gives one item per line.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+from collections.abc import Callable, Generator, Iterator
+from functools import partial
+from itertools import chain
+from pathlib import Path
+from typing import NamedTuple
+
+from cryptoviz.models import Trade
+from cryptoviz.replay.formats import CsvParser, Skipped, parse_json_line, symbol_from_filename
+
+_CHUNK = 1 << 18
+Parse = Callable[[bytes], Trade | Skipped]
+
+
+class Batch(NamedTuple):
+    """What one chunk of a file gave: its trades, its line count, its skipped lines by reason."""
+
+    trades: list[Trade]
+    lines: int
+    skipped: dict[str, int]
+
+
+def _open(path: Path) -> io.BufferedIOBase:
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return path.open("rb")
+
+
+def _chunks(stream: io.BufferedIOBase) -> Iterator[bytes]:
+    """Raw chunks. A truncated gzip (a recorder killed mid-write) just ends the data: its
+    cut-off last line then parses as malformed."""
+    while True:
+        try:
+            chunk = stream.read1(_CHUNK)
+        except EOFError:
+            return
+        if not chunk:
+            return
+        yield chunk
+
+
+def _blocks(stream: io.BufferedIOBase) -> Iterator[list[bytes]]:
+    """Lists of lines without their newline, one per chunk; a last line without a newline counts."""
+    pending = b""
+    for chunk in _chunks(stream):
+        lines = (pending + chunk).split(b"\n")
+        pending = lines.pop()
+        if lines:
+            yield lines
+    if pending:
+        yield [pending]
+
+
+def _is_csv_name(path: Path) -> bool:
+    return path.name.lower().endswith((".csv", ".csv.gz"))
+
+
+def _plan(path: Path, exchange: str, stream: io.BufferedIOBase) -> tuple[Parse, Iterator[list[bytes]]]:
+    """Pick the parser: CSV by extension (`.csv`, `.csv.gz`) or when the first non-empty line
+    holds no `{`; JSON lines otherwise."""
+    blocks = _blocks(stream)
+    first = next(blocks, [])
+    is_csv = _is_csv_name(path)
+    if not is_csv:
+        head = next((line for line in first if line.strip()), None)
+        is_csv = head is not None and b"{" not in head
+    parse: Parse
+    if is_csv:
+        parse = CsvParser(symbol_from_filename(path) or "", exchange).parse
+    else:
+        parse = partial(parse_json_line, exchange=exchange)
+    return parse, chain([first] if first else [], blocks)
+
+
+def read_batches(path: str | Path, exchange: str = "binance") -> Generator[Batch, None, None]:
+    """Trades and skip counts of one recording, a chunk at a time, in file order.
+
+    The file opens on the first iteration; the replay checks files are readable first.
+    """
+    path = Path(path)
+    with _open(path) as stream:
+        parse, blocks = _plan(path, exchange, stream)
+        for block in blocks:
+            trades: list[Trade] = []
+            skipped: dict[str, int] = {}
+            append = trades.append
+            for line in block:
+                item = parse(line)
+                if isinstance(item, Trade):
+                    append(item)
+                else:
+                    skipped[item.reason] = skipped.get(item.reason, 0) + 1
+            yield Batch(trades, len(block), skipped)
+
+
+def read_file(path: str | Path, exchange: str = "binance") -> Generator[Trade | Skipped, None, None]:
+    """Trades and skipped lines of one recording, in file order, one item per line.
+
+    The file is opened now, so a missing or unreadable file raises `OSError` here rather
+    than on first iteration; it is closed when the iterator is exhausted, closed or dropped.
+    """
+    path = Path(path)
+    stream = _open(path)
+    try:
+        parse, blocks = _plan(path, exchange, stream)
+    except BaseException:
+        stream.close()
+        raise
+    items = _parse_all(stream, blocks, parse)
+    next(items)  # run it into its `with`, so closing or dropping it closes the file
+    return items
+
+
+def _parse_all(
+    stream: io.BufferedIOBase, blocks: Iterator[list[bytes]], parse: Parse
+) -> Generator[Trade | Skipped, None, None]:
+    with stream:
+        yield Skipped("empty")  # priming item, discarded by read_file
+        for block in blocks:
+            for line in block:
+                yield parse(line)
+
+
+def count_lines(path: str | Path) -> int:
+    """Number of lines `read_file` will yield, for a progress bar (decompresses `.gz`)."""
+    count = 0
+    last = b"\n"
+    with _open(Path(path)) as stream:
+        for chunk in _chunks(stream):
+            count += chunk.count(b"\n")
+            last = chunk
+    return count + (not last.endswith(b"\n"))

@@ -1,0 +1,130 @@
+"""The running appliance: backends chosen by config, plugins started and stopped in order.
+
+Start: storage, dedup, bus, then handlers (so they subscribe before data flows), then
+collectors. Stop runs the other way and drains the bus in between, so every trade a
+collector published is stored before the process exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from cryptoviz.bus.base import Bus
+from cryptoviz.bus.memory import MemoryBus
+from cryptoviz.config import Config
+from cryptoviz.dedup.base import Dedup
+from cryptoviz.dedup.memory import MemoryDedup
+from cryptoviz.errors import ConfigError
+from cryptoviz.plugin import LoadedPlugin, PluginContext, PluginInstance
+from cryptoviz.storage.base import Storage
+from cryptoviz.storage.sqlite import SQLiteStorage
+from cryptoviz.tasks import Supervisor
+from cryptoviz.timeutil import now_ms
+
+log = logging.getLogger(__name__)
+_COLLECTOR_KINDS = ("source", "feed")
+
+
+def build_storage(config: Config) -> Storage:
+    if config.storage.backend == "sqlite":
+        return SQLiteStorage(config.storage.sqlite_path)
+    raise ConfigError(f"`storage.backend` = {config.storage.backend!r}: this build supports only 'sqlite'")
+
+
+def build_dedup(config: Config) -> Dedup:
+    if config.dedup.backend == "memory":
+        return MemoryDedup(config.dedup.max_entries, config.dedup.ttl_seconds)
+    raise ConfigError(f"`dedup.backend` = {config.dedup.backend!r}: this build supports only 'memory'")
+
+
+def build_bus(config: Config) -> Bus:
+    if config.bus.backend == "memory":
+        return MemoryBus(config.bus.queue_batches, config.bus.max_batch)
+    raise ConfigError(f"`bus.backend` = {config.bus.backend!r}: this build supports only 'memory'")
+
+
+class Runtime:
+    def __init__(self, config: Config, plugins: list[LoadedPlugin], drain_timeout: float = 30.0) -> None:
+        self.config = config
+        self.storage = build_storage(config)
+        self.dedup = build_dedup(config)
+        self.bus = build_bus(config)
+        self.tasks = Supervisor()
+        self.drain_timeout = drain_timeout
+        self.instances: dict[str, PluginInstance] = {p.spec.name: p.create() for p in plugins}
+        self._kinds = {p.spec.name: p.spec.kind for p in plugins}
+        self.started_at = 0.0
+        self.running = False
+
+    def _ordered(self, collectors: bool) -> list[tuple[str, PluginInstance]]:
+        return [
+            (n, i) for n, i in self.instances.items() if (self._kinds[n] in _COLLECTOR_KINDS) == collectors
+        ]
+
+    async def start(self) -> None:
+        await self.storage.open()
+        await self.dedup.start()
+        await self.bus.start()
+        ctx = PluginContext(self.config, self.bus, self.storage, self.dedup, self.tasks, now_ms)
+        started: list[PluginInstance] = []
+        try:
+            for collectors in (False, True):
+                for name, instance in self._ordered(collectors):
+                    log.info("starting plugin %s", name)
+                    await instance.start(ctx)
+                    started.append(instance)
+        except BaseException:
+            for instance in reversed(started):
+                await instance.stop()
+            await self._close_backends()
+            raise
+        self.started_at = time.monotonic()
+        self.running = True
+
+    async def stop(self) -> None:
+        """Stop collectors, let handlers finish what was published, flush, close."""
+        if not self.running:
+            return
+        self.running = False
+        for name, instance in self._ordered(collectors=True):
+            log.info("stopping plugin %s", name)
+            await instance.stop()
+        try:
+            await asyncio.wait_for(self.bus.drain(), self.drain_timeout)
+        except TimeoutError:
+            log.error("bus did not drain within %.0fs; pending: %s", self.drain_timeout, self.bus.depths())
+        for name, instance in reversed(self._ordered(collectors=False)):
+            log.info("stopping plugin %s", name)
+            await instance.stop()
+        await self.tasks.cancel_all()
+        await self._close_backends()
+
+    async def _close_backends(self) -> None:
+        await self.bus.stop()
+        await self.dedup.stop()
+        await self.storage.close()
+
+    async def readiness(self) -> tuple[bool, dict[str, Any]]:
+        """Each part's state; not ready when any part fails."""
+        details: dict[str, Any] = {}
+        ok = self.running
+        try:
+            await self.storage.ping()
+            details["storage"] = {"ok": True, "backend": self.config.storage.backend}
+        except Exception as exc:
+            ok = False
+            details["storage"] = {"ok": False, "error": str(exc)}
+        dedup = self.dedup.status()
+        details["dedup"] = {"ok": True, **dedup}
+        details["bus"] = {"ok": self.running, "backend": self.config.bus.backend, "queues": self.bus.depths()}
+        plugins: dict[str, Any] = {}
+        for name, instance in self.instances.items():
+            status = instance.status()
+            plugins[name] = status
+            if status.get("ok") is False:
+                ok = False
+        details["plugins"] = plugins
+        return ok, details

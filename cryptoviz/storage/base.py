@@ -1,0 +1,58 @@
+"""The storage seam: what handlers write and what the API reads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from cryptoviz.models import Candle, Stats24h, SymbolInfo, Trade
+
+
+class Storage(Protocol):
+    """Trades, candles and symbols, with batched writes done by the caller.
+
+    Writers hand over whole batches (one transaction each); every write is idempotent
+    (trades unique on exchange, symbol, trade id; candles upserted on symbol, interval,
+    open time), so a batch retried after a failure never doubles anything.
+    """
+
+    async def open(self) -> None:
+        """Connect, create or migrate the schema."""
+
+    async def close(self) -> None:
+        """Release connections; pending writes belong to the callers."""
+
+    async def ping(self) -> None:
+        """Raise when the storage cannot serve a trivial query."""
+
+    async def insert_trades(self, trades: Sequence[Trade]) -> int:
+        """Store trades, ignoring ones already stored; return how many were new."""
+
+    async def upsert_candles(self, candles: Sequence[Candle]) -> None:
+        """Insert or replace candles by (symbol, interval, open_time)."""
+
+    async def candles(
+        self, symbol: str, interval: str, *, start: int | None, end: int | None, limit: int
+    ) -> list[Candle]:
+        """Candles oldest first: from `start` forward when given, else the latest up to `end`."""
+
+    async def latest_candles(self, symbol: str) -> list[Candle]:
+        """The newest stored candle of each interval of `symbol`."""
+
+    async def trades_after(self, symbol: str, trade_id: int, limit: int) -> list[Trade]:
+        """Stored trades of `symbol` with a larger id, by id."""
+
+    async def last_trade_ids(self) -> dict[tuple[str, str], int]:
+        """The newest stored trade id per (exchange, symbol)."""
+
+    async def latest_trade(self, symbol: str) -> Trade | None:
+        """The symbol's last trade by trade time."""
+
+    async def stats_24h(self, symbol: str) -> Stats24h | None:
+        """High, low, change and volume over the 24 h ending at the last trade."""
+
+    async def symbols(self) -> list[SymbolInfo]:
+        """Every symbol with stored trades, by name."""
+
+    async def prune(self, retention_days: dict[str, float]) -> dict[str, int]:
+        """Delete rows older than the retention; return rows deleted per table or interval."""

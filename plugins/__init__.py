@@ -1,0 +1,1 @@
+"""First-party CryptoViz plugins; installed as the `cryptoviz_plugins` package."""

@@ -1,0 +1,145 @@
+"""Candles: trades -> candles for every interval -> `crypto.aggregated.<tf>` -> storage.
+
+Two roles, both on by default and separable for scale-out: `aggregate` consumes raw
+trades and publishes candle updates; `store` consumes those updates and upserts them,
+keeping only the newest version of each candle per write.
+
+After a restart the aggregator resumes from the newest stored candle of each series,
+then replays stored trades past its watermark; each series skips trade ids it already
+counted, so a trade is never counted twice, whoever redelivers it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Annotated, Any
+
+import msgspec
+
+from cryptoviz.batching import BatchingConsumer
+from cryptoviz.errors import BusClosed
+from cryptoviz.market.candles import CandleAggregator
+from cryptoviz.models import INTERVALS, TOPIC_RAW_TRADES, Candle, IntervalName, Trade, candle_topic
+from cryptoviz.plugin import PluginContext, PluginSpec
+
+CATCH_UP_PAGE = 10_000
+
+
+class CandlesConfig(msgspec.Struct, forbid_unknown_fields=True):
+    intervals: list[IntervalName] = msgspec.field(default_factory=lambda: list(INTERVALS))  # type: ignore[arg-type]
+    close_on_clock: bool = True
+    """Close a forming candle once the symbol's clock passes its end plus the grace."""
+    grace_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 2000
+    aggregate: bool = True
+    store: bool = True
+
+
+class CandlesPlugin:
+    def __init__(self, config: CandlesConfig) -> None:
+        self.config = config
+        self.aggregator = CandleAggregator(config.intervals, config.grace_ms)
+        self.published = 0
+        self.caught_up = 0
+        self._pending: dict[tuple[str, str, int], Candle] = {}
+        self._clock: dict[str, tuple[int, float]] = {}
+        self._ctx: PluginContext | None = None
+        self._store: BatchingConsumer | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self, ctx: PluginContext) -> None:
+        self._ctx = ctx
+        topics = [candle_topic(i) for i in self.aggregator.intervals]
+        if self.config.store:
+            sub = ctx.bus.subscribe(topics, "candles-store", Candle)
+            self._store = BatchingConsumer(
+                sub, self._accept, self._write, lambda: len(self._pending),
+                batch_size=ctx.config.storage.batch_size, flush_ms=ctx.config.storage.flush_ms,
+                what="storing candles",
+            )  # fmt: skip
+            self._tasks.append(ctx.tasks.spawn(self._store.run(), "candles-store"))
+        if self.config.aggregate:
+            trades = ctx.bus.subscribe([TOPIC_RAW_TRADES], "candles", Trade)
+            await self._restore(ctx)
+            self._tasks.append(ctx.tasks.spawn(self._aggregate(trades), "candles-aggregate"))
+            if self.config.close_on_clock:
+                self._tasks.append(ctx.tasks.spawn(self._close_on_clock(), "candles-clock"))
+
+    async def _restore(self, ctx: PluginContext) -> None:
+        for info in await ctx.storage.symbols():
+            self.aggregator.restore(await ctx.storage.latest_candles(info.symbol))
+            after = self.aggregator.watermark(info.symbol)
+            after = -1 if after is None else after
+            while True:
+                trades = await ctx.storage.trades_after(info.symbol, after, CATCH_UP_PAGE)
+                if not trades:
+                    break
+                self.caught_up += len(trades)
+                await self._publish(self.aggregator.add(trades))
+                after = trades[-1].trade_id
+
+    async def _aggregate(self, sub: Any) -> None:
+        while True:
+            try:
+                _topic, trades = await sub.get()
+            except BusClosed:
+                return
+            await self._publish(self.aggregator.add(trades))
+            last = trades[-1]
+            self._clock[last.symbol] = (last.time, time.monotonic())
+            await sub.commit()
+
+    async def _close_on_clock(self) -> None:
+        """Close candles of symbols whose trades stopped: each symbol's own clock is its
+        last trade time plus the time elapsed since that trade arrived."""
+        while True:
+            await asyncio.sleep(0.25)
+            mono = time.monotonic()
+            now = {s: t + int((mono - seen) * 1000) for s, (t, seen) in self._clock.items()}
+            await self._publish(self.aggregator.close_due(now))
+
+    async def _publish(self, candles: list[Candle]) -> None:
+        if not candles or self._ctx is None:
+            return
+        by_interval: dict[str, list[Candle]] = {}
+        for candle in candles:
+            by_interval.setdefault(candle.interval, []).append(candle)
+        for interval, group in by_interval.items():
+            await self._ctx.bus.publish(candle_topic(interval), group)
+        self.published += len(candles)
+
+    async def _accept(self, topic: str, candles: list[Candle]) -> None:
+        pending = self._pending
+        for candle in candles:
+            pending[(candle.symbol, candle.interval, candle.open_time)] = candle
+
+    async def _write(self) -> None:
+        assert self._ctx is not None
+        await self._ctx.storage.upsert_candles(list(self._pending.values()))
+        self._pending = {}
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._store is not None:
+            await self._store.flush()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "ok": all(not t.done() for t in self._tasks),
+            "symbols": len(self.aggregator.symbols()),
+            "published": self.published,
+            "caught_up_from_storage": self.caught_up,
+            "late_dropped": self.aggregator.late_dropped,
+            "pending": len(self._pending),
+        }
+
+
+plugin = PluginSpec(
+    name="candles",
+    kind="handler",
+    description="Aggregates trades into candles for 1s to 1d and stores them",
+    config_type=CandlesConfig,
+    factory=CandlesPlugin,
+)

@@ -1,0 +1,65 @@
+"""Benchmark: `cryptoviz replay` of the USD-M futures recording into SQLite, all seven intervals.
+
+Reports trades per second end to end (parse, dedup, store trades, aggregate, store
+candles, drain) and the peak RSS of the process. `--profile` prints where the time goes.
+Run with `make bench`; not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import os
+import pstats
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cryptoviz.config import load_config
+from cryptoviz.replay.command import _replay, replay_plugins
+
+DATA = Path(os.environ.get("CRYPTOVIZ_TESTDATA", Path(__file__).resolve().parents[3] / "shared" / "data"))
+RECORDING = DATA / "binance" / "usdm-btcusdt-20240808.recv.gz"
+
+
+def run_once(path: Path) -> tuple[float, dict[str, object]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {"CRYPTOVIZ_STORAGE__SQLITE_PATH": f"{tmp}/bench.db", "CRYPTOVIZ_LOG__LEVEL": "warning"}
+        config = load_config(None, env)
+        plugins = replay_plugins(config, [str(path)], speed=0.0)
+        started = time.perf_counter()
+        summary = asyncio.run(_replay(config, plugins, None))
+        return time.perf_counter() - started, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args()
+    if not RECORDING.exists():
+        print(f"recording not found: {RECORDING} (set CRYPTOVIZ_TESTDATA)", file=sys.stderr)
+        return 1
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.runcall(run_once, RECORDING)
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return 0
+    rates = []
+    for _ in range(args.runs):
+        seconds, summary = run_once(RECORDING)
+        trades = int(summary["ingested"])  # type: ignore[call-overload]
+        rates.append(trades / seconds)
+        print(f"replay {trades:,} trades in {seconds:.3f}s: {trades / seconds:,.0f} trades/s")
+    rates.sort()
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    median = rates[len(rates) // 2]
+    print(f"median {median:,.0f} trades/s, best {rates[-1]:,.0f}; peak RSS {peak_kib / 1024:.1f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
