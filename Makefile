@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
+	scripts/bootstrap-python.sh $(PYTHON)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'

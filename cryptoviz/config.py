@@ -142,17 +142,21 @@ def to_toml_like(config: Config) -> dict[str, Any]:
 
 
 _PATH_RE = re.compile(r" - at `\$((?:\.[^`.\[]+|\[[^\]]*\])*)`$")
+_KEY_PATH_RE = re.compile(r" - at `key` in `\$((?:\.[^`.\[]+|\[[^\]]*\])*)`$")
 
 
 def _explain(
     exc: msgspec.ValidationError, raw: Any, prefix: str, sources: Mapping[str, str], kind: Any
 ) -> str:
     message = str(exc)
-    match = _PATH_RE.search(message)
+    in_key = False
     parts: list[str] = []
+    match = _PATH_RE.search(message) or _KEY_PATH_RE.search(message)
     if match:
+        in_key = match.re is _KEY_PATH_RE
         message = message[: match.start()]
-        parts = [p.strip(".[]") for p in re.findall(r"\.[^.\[]+|\[[^\]]*\]", match.group(1))]
+        found = re.findall(r"\.[^.\[]+|\[[^\]]*\]", match.group(1))
+        parts = [p.strip(".[]") for p in found if p != "[...]"]  # `[...]`: some key of a dict
     unknown = re.match(r"Object contains unknown field `([^`]+)`", message)
     if unknown:
         parts.append(unknown.group(1))
@@ -164,25 +168,29 @@ def _explain(
         return f"invalid configuration: unknown key `{key}`{where} = {value!r}"
     if message.startswith("Object missing required field"):
         return f"invalid configuration: `{key}`: {message}"
-    expected = _expected_literal(kind, parts) if message.startswith("Invalid enum value") else None
+    expected = _expected_literal(kind, parts, in_key) if message.startswith("Invalid enum value") else None
     if expected:
-        message = f"expected one of {', '.join(map(repr, expected))}"
-    return f"invalid configuration: `{key}` = {value!r}{where}: {message}"
+        message = f"{message}: expected one of {', '.join(map(repr, expected))}"
+    what = "a key of " if in_key else ""
+    return f"invalid configuration: {what}`{key}` = {value!r}{where}: {message}"
 
 
-def _expected_literal(kind: Any, parts: list[str]) -> tuple[Any, ...] | None:
+def _expected_literal(kind: Any, parts: list[str], in_key: bool) -> tuple[Any, ...] | None:
     """The allowed values of the Literal at `parts` inside `kind`, for a clearer message."""
     node: Any = msgspec.inspect.type_info(kind)
     for part in parts:
-        while isinstance(node, msgspec.inspect.UnionType):
-            node = next((t for t in node.types if not isinstance(t, msgspec.inspect.NoneType)), node)
-            break
         if isinstance(node, msgspec.inspect.StructType):
             node = next((f.type for f in node.fields if f.name == part), None)
-        elif isinstance(node, msgspec.inspect.ListType | msgspec.inspect.DictType):
-            node = node.item_type if isinstance(node, msgspec.inspect.ListType) else node.value_type
+        elif isinstance(node, msgspec.inspect.ListType):
+            node = node.item_type
+        elif isinstance(node, msgspec.inspect.DictType):
+            node = node.value_type
         else:
             return None
+    if in_key and isinstance(node, msgspec.inspect.DictType):
+        node = node.key_type
+    elif isinstance(node, msgspec.inspect.ListType | msgspec.inspect.DictType):
+        node = node.item_type if isinstance(node, msgspec.inspect.ListType) else node.value_type
     if isinstance(node, msgspec.inspect.LiteralType):
         return tuple(node.values)
     return None

@@ -83,6 +83,8 @@ def discover(folder: str = "") -> dict[str, PluginSpec]:
             raise PluginError(f"plugin entry point {ep.name} = {ep.value} failed to load: {exc}") from exc
         _add(found, _checked(spec, f"entry point {ep.value}"))
     if folder:
+        if not Path(folder).is_dir():
+            raise PluginError(f"`plugins.folder` = {folder!r}: no such folder")
         for path in sorted(Path(folder).glob("*.py")):
             _add(found, _checked(_load_module_plugin(path), f"file {path}"))
     return found

@@ -58,6 +58,7 @@ class Runtime:
         self._kinds = {p.spec.name: p.spec.kind for p in plugins}
         self.started_at = 0.0
         self.running = False
+        self.last_prune: dict[str, int] = {}
 
     def _ordered(self, collectors: bool) -> list[tuple[str, PluginInstance]]:
         return [
@@ -83,6 +84,22 @@ class Runtime:
             raise
         self.started_at = time.monotonic()
         self.running = True
+        if any(days > 0 for days in self.config.storage.retention_days.values()):
+            self.tasks.spawn(self._prune_forever(), "retention")
+
+    async def _prune_forever(self) -> None:
+        """Apply the retention every `prune_every_seconds`; a failed run is logged and retried
+        at the next tick, never fatal."""
+        retention: dict[str, float] = {str(k): v for k, v in self.config.storage.retention_days.items()}
+        while True:
+            try:
+                deleted = await self.storage.prune(retention)
+                if any(deleted.values()):
+                    log.info("retention: deleted %s", deleted)
+                self.last_prune = deleted
+            except Exception:
+                log.exception("retention run failed; retrying at the next one")
+            await asyncio.sleep(self.config.storage.prune_every_seconds)
 
     async def stop(self) -> None:
         """Stop collectors, let handlers finish what was published, flush, close."""

@@ -39,4 +39,10 @@ def parse_timestamp(text: str) -> int:
         raise ValueError(f"not RFC 3339 or epoch milliseconds: {text!r}") from None
     if parsed.tzinfo is None:
         raise ValueError(f"RFC 3339 timestamp needs a time zone (Z or +hh:mm): {text!r}")
-    return int(parsed.astimezone(UTC).timestamp() * 1000)
+    try:
+        value = int(parsed.astimezone(UTC).timestamp() * 1000)
+    except (OverflowError, ValueError):
+        raise ValueError(f"timestamp out of range: {text!r}") from None
+    if not 0 <= value <= _EPOCH_MS_MAX:
+        raise ValueError(f"timestamp out of range: {text!r}")
+    return value

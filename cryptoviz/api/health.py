@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Response, get
+from litestar.di import NamedDependency
 
 from cryptoviz.api.envelope import error_response, ok
 from cryptoviz.api.schemas import HealthData
@@ -16,7 +17,7 @@ async def health() -> Response[bytes]:
 
 
 @get("/ready", tags=["operations"])
-async def ready(runtime: Runtime) -> Response[bytes]:
+async def ready(runtime: NamedDependency[Runtime]) -> Response[bytes]:
     """Storage, dedup, bus and plugins all working; 503 naming the failing parts otherwise."""
     healthy, details = await runtime.readiness()
     if healthy:

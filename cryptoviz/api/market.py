@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 
 from cryptoviz.api.envelope import ApiError, ok
 from cryptoviz.api.params import interval_param, limit_param, symbol_param, time_range
@@ -31,7 +32,7 @@ def _spec(data: type) -> dict[int, ResponseSpec]:
     }
 
 
-async def _known(runtime: Runtime, raw: str) -> str:
+async def _known(runtime: NamedDependency[Runtime], raw: str) -> str:
     symbol = symbol_param(raw)
     if not any(info.symbol == symbol for info in await runtime.storage.symbols()):
         raise ApiError(404, "unknown_symbol", f"unknown symbol {symbol}: no trades recorded for it")
@@ -45,12 +46,12 @@ class MarketController(Controller):
     @get("/crypto/{symbol:str}/data", responses=_spec(CandlesData))
     async def candles(
         self,
-        runtime: Runtime,
+        runtime: NamedDependency[Runtime],
         symbol: FromPath[str],
-        interval: str | None = None,
-        limit: str | None = None,
-        start: str | None = None,
-        end: str | None = None,
+        interval: FromQuery[str | None] = None,
+        limit: FromQuery[str | None] = None,
+        start: FromQuery[str | None] = None,
+        end: FromQuery[str | None] = None,
     ) -> Response[bytes]:
         """Candles oldest first: the latest `limit`, or `limit` from `start` when it is given."""
         tf = interval_param(interval)
@@ -61,7 +62,7 @@ class MarketController(Controller):
         return ok(CandlesData(name, tf, [CandleOut.of(c) for c in candles]))
 
     @get("/crypto/{symbol:str}/latest", responses=_spec(LatestData))
-    async def latest(self, runtime: Runtime, symbol: FromPath[str]) -> Response[bytes]:
+    async def latest(self, runtime: NamedDependency[Runtime], symbol: FromPath[str]) -> Response[bytes]:
         """The last trade's price and trade time."""
         name = await _known(runtime, symbol)
         trade = await runtime.storage.latest_trade(name)
@@ -70,7 +71,7 @@ class MarketController(Controller):
         return ok(LatestData(name, trade.price, to_rfc3339(trade.time)))
 
     @get("/stats/{symbol:str}", responses=_spec(StatsData))
-    async def stats(self, runtime: Runtime, symbol: FromPath[str]) -> Response[bytes]:
+    async def stats(self, runtime: NamedDependency[Runtime], symbol: FromPath[str]) -> Response[bytes]:
         """High, low, volume and percent change over the 24 h ending at the last trade."""
         name = await _known(runtime, symbol)
         stats = await runtime.storage.stats_24h(name)
@@ -79,7 +80,7 @@ class MarketController(Controller):
         return ok(StatsData(name, stats.high_24h, stats.low_24h, stats.change_24h, stats.volume_24h))
 
     @get("/symbols", responses=_spec(list[SymbolOut]))
-    async def symbols(self, runtime: Runtime) -> Response[bytes]:
+    async def symbols(self, runtime: NamedDependency[Runtime]) -> Response[bytes]:
         """Every symbol with recorded trades."""
         infos = await runtime.storage.symbols()
         return ok(

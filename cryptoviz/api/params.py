@@ -14,7 +14,7 @@ _SYMBOL = re.compile(r"^[A-Z0-9]{2,20}$")
 def symbol_param(raw: str) -> str:
     """Symbols are upper-case letters and digits; lower case is accepted and upper-cased."""
     symbol = raw.strip().upper()
-    if not _SYMBOL.match(symbol):
+    if not raw.isascii() or not _SYMBOL.match(symbol):  # upper() folds some non-ASCII into ASCII
         raise ApiError(
             400, "invalid_symbol", f"malformed symbol {raw[:40]!r}: expected 2-20 letters or digits"
         )

@@ -91,69 +91,105 @@ class CandleAggregator:
         current = series[self.intervals.index(interval)].current
         return None if current is None else current.copy()
 
-    def add(self, trades: Iterable[Trade]) -> list[Candle]:
+    def add(self, trades: Sequence[Trade]) -> list[Candle]:
         out: list[Candle] = []
-        changed: dict[int, Candle] = {}
+        groups: dict[str, list[Trade]] = {}
+        for trade in trades:
+            group = groups.get(trade.symbol)
+            if group is None:
+                groups[trade.symbol] = [trade]
+            else:
+                group.append(trade)
         with decimal.localcontext(EXACT):
-            for trade in trades:
-                self._add_one(trade, out, changed)
-        out.extend(c.copy() for c in changed.values())
+            for symbol, group in groups.items():
+                quotes = [t.price * t.quantity for t in group]
+                latest = self._latest_time.get(symbol, group[0].time)
+                for series in self._series_of(symbol):
+                    self._fold(series, group, quotes, latest, out)
+                self._latest_time[symbol] = max(latest, max(t.time for t in group))
         return out
 
-    def _add_one(self, trade: Trade, out: list[Candle], changed: dict[int, Candle]) -> None:
-        price = trade.price
-        qty = trade.quantity
-        quote = price * qty
-        taker = not trade.buyer_is_maker
-        trade_id = trade.trade_id
-        time = trade.time
-        latest = self._latest_time.get(trade.symbol, time)
-        if time > latest:
-            latest = time
-        self._latest_time[trade.symbol] = latest
-        for series in self._series_of(trade.symbol):
+    def _fold(
+        self, series: _Series, group: list[Trade], quotes: list[Decimal], latest: int, out: list[Candle]
+    ) -> None:
+        """Fold a symbol's trades into one series. The forming candle's fields live in locals
+        while trades stay in its window: this loop runs once per trade per interval."""
+        length = series.length
+        count = len(group)
+        dirty = False
+        i = 0
+        while i < count:
             current = series.current
-            start = time - time % series.length
             if current is None:
-                current = series.current = self._open(trade, series.length, start, quote)
-                changed[id(current)] = current
+                trade = group[i]
+                series.current = self._open(trade, length, trade.time - trade.time % length, quotes[i])
+                dirty = True
+                i += 1
                 continue
-            if trade_id <= current.last_trade_id:
-                self.duplicates += 1
-                continue
-            if start == current.open_time:
-                pass
-            elif start > current.open_time:
-                self._roll(trade, series, start, out)
-                current = series.current = self._open(trade, series.length, start, quote)
-                changed[id(current)] = current
-                continue
-            else:
-                previous = series.previous
-                if (
-                    previous is None
-                    or previous.open_time != start
-                    or latest - start - series.length > self.grace_ms
-                ):
-                    self.late_dropped += 1
-                    current.last_trade_id = trade_id
-                    continue
-                current.last_trade_id = trade_id
-                current = previous
-                out.append(current)  # an amended closed candle is published again
-            if price > current.high:
-                current.high = price
-            elif price < current.low:
-                current.low = price
-            current.close = price
-            current.volume += qty
-            current.quote_volume += quote
-            if taker:
-                current.taker_buy_volume += qty
-            current.trades += trade.count
-            current.last_trade_id = trade_id
-            if current is series.current:
-                changed[id(current)] = current
+            window, end = current.open_time, current.open_time + length
+            high, low, close = current.high, current.low, current.close
+            volume, quote_volume, taker = current.volume, current.quote_volume, current.taker_buy_volume
+            trades, last_id = current.trades, current.last_trade_id
+            while i < count:
+                trade = group[i]
+                if trade.trade_id <= last_id:
+                    self.duplicates += 1
+                elif window <= trade.time < end:
+                    price = trade.price
+                    if price > high:
+                        high = price
+                    elif price < low:
+                        low = price
+                    close = price
+                    volume += trade.quantity
+                    quote_volume += quotes[i]
+                    if not trade.buyer_is_maker:
+                        taker += trade.quantity
+                    trades += trade.count
+                    last_id = trade.trade_id
+                    dirty = True
+                else:
+                    break
+                i += 1
+            current.high, current.low, current.close = high, low, close
+            current.volume, current.quote_volume, current.taker_buy_volume = volume, quote_volume, taker
+            current.trades, current.last_trade_id = trades, last_id
+            if i < count:  # a trade outside the forming window
+                trade = group[i]
+                start = trade.time - trade.time % length
+                if start > window:
+                    self._roll(series, start, out)
+                    series.current = self._open(trade, length, start, quotes[i])
+                    dirty = True
+                else:
+                    seen = max(latest, *(t.time for t in group[: i + 1]))
+                    self._late(series, trade, quotes[i], start, seen, out)
+                i += 1
+        if dirty and series.current is not None:
+            out.append(series.current.copy())
+
+    def _late(
+        self, series: _Series, trade: Trade, quote: Decimal, start: int, latest: int, out: list[Candle]
+    ) -> None:
+        """A trade for an earlier window: amend the candle closed just before, within the grace."""
+        current = series.current
+        assert current is not None
+        current.last_trade_id = trade.trade_id
+        previous = series.previous
+        if previous is None or previous.open_time != start or latest - start - series.length > self.grace_ms:
+            self.late_dropped += 1
+            return
+        price = trade.price
+        previous.high = max(previous.high, price)
+        previous.low = min(previous.low, price)
+        previous.close = price
+        previous.volume += trade.quantity
+        previous.quote_volume += quote
+        if not trade.buyer_is_maker:
+            previous.taker_buy_volume += trade.quantity
+        previous.trades += trade.count
+        previous.last_trade_id = trade.trade_id
+        out.append(previous.copy())  # an amended closed candle is published again
 
     def _open(self, trade: Trade, length: int, start: int, quote: Decimal) -> Candle:
         qty = trade.quantity
@@ -173,7 +209,7 @@ class CandleAggregator:
             last_trade_id=trade.trade_id,
         )
 
-    def _roll(self, trade: Trade, series: _Series, start: int, out: list[Candle]) -> None:
+    def _roll(self, series: _Series, start: int, out: list[Candle]) -> None:
         """Close the forming candle and fill the empty windows up to `start` with flat ones."""
         current = series.current
         assert current is not None

@@ -59,6 +59,9 @@ class SQLiteStorage:
         except sqlite3.Error as exc:
             await self.close()
             raise StorageError(f"cannot open SQLite database {self.path}: {exc}") from exc
+        except BaseException:
+            await self.close()
+            raise
 
     async def close(self) -> None:
         for conn in (self._reader, self._writer):
