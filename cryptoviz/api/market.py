@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from litestar import Controller, Response, get
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, FromQuery
 
 from cryptoviz.api.envelope import ApiError, ok

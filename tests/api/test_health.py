@@ -8,7 +8,6 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 

@@ -65,14 +65,16 @@ async def test_trades_are_unique_and_the_count_of_new_ones_is_exact(storage: SQL
 async def test_decimals_come_back_exactly(storage: SQLiteStorage) -> None:
     await storage.insert_trades([trade(1, 1000, "0.00000001", "123456789.12345678")])
     (t,) = await storage.trades_after("AAA", 0, 1)
-    assert t.price == D("0.00000001") and t.quantity == D("123456789.12345678")
+    assert t.price == D("0.00000001")
+    assert t.quantity == D("123456789.12345678")
 
 
 async def test_candles_upsert_and_query_windows(storage: SQLiteStorage) -> None:
     await storage.upsert_candles([candle(t * 60_000) for t in range(10)])
     await storage.upsert_candles([candle(9 * 60_000, close="2")])
     latest = await storage.candles("AAA", "1m", start=None, end=None, limit=3)
-    assert [c.open_time // 60_000 for c in latest] == [7, 8, 9] and latest[-1].close == 2
+    assert [c.open_time // 60_000 for c in latest] == [7, 8, 9]
+    assert latest[-1].close == 2
     forward = await storage.candles("AAA", "1m", start=120_000, end=None, limit=2)
     assert [c.open_time // 60_000 for c in forward] == [2, 3]
     bounded = await storage.candles("AAA", "1m", start=None, end=300_000, limit=2)
