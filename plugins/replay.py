@@ -117,6 +117,7 @@ class ReplayPlugin:
     async def _publish(self, ctx: PluginContext, batch: list[Trade]) -> None:
         if batch:
             await ctx.bus.publish(TOPIC_RAW_TRADES, batch)
+        await asyncio.sleep(0)  # reading is synchronous: let the API and handlers run between batches
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -75,9 +75,11 @@ class MemoryBus:
         for start in range(0, len(messages), step):
             chunk = list(messages[start : start + step])
             for queue in queues:
+                await queue.put((topic, chunk))
+                # Counted once queued (no await between the put and here): a publish
+                # cancelled while waiting for room leaves nothing half-counted.
                 self._in_flight += 1
                 self._idle.clear()
-                await queue.put((topic, chunk))
 
     def subscribe(self, topics: Sequence[str], group: str, message_type: type[Any]) -> MemorySubscription:
         key = (frozenset(topics), group)

@@ -73,3 +73,16 @@ async def test_stop_wakes_consumers_and_refuses_publishers() -> None:
         await waiting
     with pytest.raises(BusClosed):
         await bus.publish("t", [1])
+
+
+async def test_a_publish_cancelled_while_waiting_does_not_block_drain() -> None:
+    bus = MemoryBus(queue_batches=1, max_batch=1)
+    sub = bus.subscribe(["t"], "g", int)
+    await bus.publish("t", [1])
+    blocked = asyncio.create_task(bus.publish("t", [2]))
+    await asyncio.sleep(0.01)
+    blocked.cancel()
+    await asyncio.gather(blocked, return_exceptions=True)
+    await sub.get()
+    await sub.commit()
+    await asyncio.wait_for(bus.drain(), 1)
