@@ -34,7 +34,8 @@ def test_wheel_carries_plugins_config_and_entry_points(wheel: Path) -> None:
         entry_points = next(zf.read(n).decode() for n in names if n.endswith("entry_points.txt"))
     assert {f"cryptoviz_plugins/{p}.py" for p in ("replay", "simulator", "trades", "candles")} <= names
     assert config == (REPO / "config.toml").read_text()
-    assert "[cryptoviz.plugins]" in entry_points and "cryptoviz = cryptoviz.cli:main" in entry_points
+    assert "[cryptoviz.plugins]" in entry_points
+    assert "cryptoviz = cryptoviz.cli:main" in entry_points
 
 
 def test_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:

@@ -6,9 +6,10 @@ import asyncio
 import time
 from pathlib import Path
 
+from cryptoviz_plugins.replay import ReplayConfig, ReplayPlugin
+
 from cryptoviz.plugin import LoadedPlugin, discover, select
 from cryptoviz.runtime import Runtime
-from cryptoviz_plugins.replay import ReplayConfig, ReplayPlugin
 from tests.conftest import make_config
 
 LINES = [
@@ -36,7 +37,7 @@ async def test_loop_replays_forever_with_shifted_times_and_ids(tmp_path: Path) -
     replay = rt.instances["replay"]
     assert isinstance(replay, ReplayPlugin)
     deadline = time.monotonic() + 10
-    while replay.passes < 3 and time.monotonic() < deadline:
+    while replay.passes < 3 and time.monotonic() < deadline:  # noqa: ASYNC110 - polls a counter
         await asyncio.sleep(0.01)
     await rt.stop()
     assert replay.passes >= 3

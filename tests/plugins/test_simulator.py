@@ -27,7 +27,8 @@ def test_prices_are_exact_decimals_near_the_start_price_and_ids_increase() -> No
     assert [t.trade_id for t in trades] == list(range(500, 5500))
     assert all(isinstance(t.price, Decimal) and t.price > 0 for t in trades)
     assert all(t.price.as_tuple().exponent >= -2 for t in trades)  # BTC ticks of 0.01
-    assert 50_000 < min(t.price for t in trades) and max(t.price for t in trades) < 70_000
+    assert min(t.price for t in trades) > 50_000
+    assert max(t.price for t in trades) < 70_000
 
 
 def test_sizes_are_skewed_like_real_order_flow() -> None:
