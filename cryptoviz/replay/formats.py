@@ -211,6 +211,40 @@ def parse_json_line(line: bytes, exchange: str = "binance") -> Trade | Skipped:
     return Skipped("malformed", "neither a combined-stream message nor a stream payload")
 
 
+def parse_json_block(lines: list[bytes], exchange: str, skipped: dict[str, int]) -> list[Trade]:
+    """`parse_json_line` over many lines, counting skipped ones by reason into `skipped`.
+
+    Recognises complete lines of ignored streams inline, without a call per line: in
+    recorded traffic most lines are depth and book updates, and per-line calls cost more
+    than the check itself. Everything else goes through `parse_json_line`.
+    """
+    trades: list[Trade] = []
+    append = trades.append
+    routes = _ROUTES
+    key_len = len(_STREAM_KEY)
+    ignored = 0
+    for line in lines:
+        start = line.find(b"{")
+        if (
+            start >= 0
+            and line.startswith(_STREAM_KEY, start)
+            and (line.endswith(b"}}") or line.endswith(b"}}\r"))
+        ):
+            name_start = start + key_len
+            route = routes.get(line[name_start : line.find(b'"', name_start)])
+            if route.__class__ is Skipped:
+                ignored += 1
+                continue
+        item = parse_json_line(line, exchange)
+        if isinstance(item, Trade):
+            append(item)
+        else:
+            skipped[item.reason] = skipped.get(item.reason, 0) + 1
+    if ignored:
+        skipped["ignored_stream"] = skipped.get("ignored_stream", 0) + ignored
+    return trades
+
+
 _BOOL: Final = rb"(True|False|true|false)"
 _INT: Final = rb"(\d+)"
 _DEC: Final = rb"(\d+(?:\.\d+)?)"

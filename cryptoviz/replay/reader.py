@@ -16,7 +16,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 from cryptoviz.models import Trade
-from cryptoviz.replay.formats import CsvParser, Skipped, parse_json_line, symbol_from_filename
+from cryptoviz.replay.formats import (
+    CsvParser,
+    Skipped,
+    parse_json_block,
+    parse_json_line,
+    symbol_from_filename,
+)
 
 _CHUNK = 1 << 18
 Parse = Callable[[bytes], Trade | Skipped]
@@ -91,8 +97,11 @@ def read_batches(path: str | Path, exchange: str = "binance") -> Generator[Batch
     with _open(path) as stream:
         parse, blocks = _plan(path, exchange, stream)
         for block in blocks:
-            trades: list[Trade] = []
             skipped: dict[str, int] = {}
+            if isinstance(parse, partial):  # JSON lines: the block parser
+                yield Batch(parse_json_block(block, exchange, skipped), len(block), skipped)
+                continue
+            trades: list[Trade] = []
             append = trades.append
             for line in block:
                 item = parse(line)

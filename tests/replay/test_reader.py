@@ -13,7 +13,7 @@ import pytest
 
 from cryptoviz.models import Trade
 from cryptoviz.replay.formats import Skipped
-from cryptoviz.replay.reader import count_lines, read_file
+from cryptoviz.replay.reader import count_lines, read_batches, read_file
 
 
 def _split(items: list[Trade | Skipped]) -> tuple[list[Trade], Counter[tuple[str, str]]]:
@@ -176,3 +176,47 @@ def test_unconsumed_reader_closes_its_file(tmp_path: Path) -> None:
     unused = read_file(path)
     del unused
     gc.collect()  # a leaked file would raise ResourceWarning (an error under the pytest config)
+
+
+def _batched(path: Path) -> tuple[list[Trade], Counter[str], int]:
+    trades: list[Trade] = []
+    skipped: Counter[str] = Counter()
+    lines = 0
+    for batch in read_batches(path):
+        trades += batch.trades
+        skipped.update(batch.skipped)
+        lines += batch.lines
+    return trades, skipped, lines
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "binance/spot-BTC-ETH-DOT-2021-04-04.jsonl",
+        "binance/usdm-btcusdt-20240808.recv.gz",
+        "binance/XRPETH-aggTrades-2019-10-11_13.csv",
+    ],
+)
+def test_read_batches_gives_what_read_file_gives(testdata: Path, name: str) -> None:
+    items = list(read_file(testdata / name))
+    trades, skipped, lines = _batched(testdata / name)
+    assert trades == [i for i in items if isinstance(i, Trade)]
+    assert skipped == Counter(i.reason for i in items if not isinstance(i, Trade))
+    assert lines == len(items) == count_lines(testdata / name)
+
+
+def test_read_batches_on_bad_lines_matches_read_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_bytes(
+        b'{"stream":"btcusdt@depth","data":{"e":"depthUpdate"}}\n'
+        b'{"stream":"btcusdt@depth","data":{"e":"depthUp\n'  # truncated: malformed, not ignored
+        b'{"stream":"btcusdt@trade","data":{"e":"trade","t":1}}\n'  # trade missing fields
+        b"\xff\xfe garbage\n\n"
+        b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","m":true}}\n'
+    )
+    items = list(read_file(path))
+    trades, skipped, lines = _batched(path)
+    assert [t.trade_id for t in trades] == [5]
+    assert skipped == Counter(i.reason for i in items if not isinstance(i, Trade))
+    assert skipped == Counter({"malformed": 3, "ignored_stream": 1, "empty": 1})
+    assert lines == len(items) == 6
