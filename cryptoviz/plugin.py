@@ -41,6 +41,9 @@ class PluginContext:
     tasks: Supervisor
     clock: Callable[[], int]
     """Wall clock in epoch ms (replaceable in tests)."""
+    live: bool = True
+    """False for a batch run (`cryptoviz replay`): no behaviour driven by the wall clock,
+    so the result depends on the data alone."""
 
 
 class PluginInstance(Protocol):

@@ -47,12 +47,17 @@ def build_bus(config: Config) -> Bus:
 
 
 class Runtime:
-    def __init__(self, config: Config, plugins: list[LoadedPlugin], drain_timeout: float = 30.0) -> None:
+    def __init__(
+        self, config: Config, plugins: list[LoadedPlugin], *, live: bool = True, drain_timeout: float = 30.0
+    ) -> None:
+        """`live=False` for batch runs: no retention and no wall-clock driven behaviour, so
+        the result of a replay depends on its input alone."""
         self.config = config
         self.storage = build_storage(config)
         self.dedup = build_dedup(config)
         self.bus = build_bus(config)
         self.tasks = Supervisor()
+        self.live = live
         self.drain_timeout = drain_timeout
         self.instances: dict[str, PluginInstance] = {p.spec.name: p.create() for p in plugins}
         self._kinds = {p.spec.name: p.spec.kind for p in plugins}
@@ -69,7 +74,7 @@ class Runtime:
         await self.storage.open()
         await self.dedup.start()
         await self.bus.start()
-        ctx = PluginContext(self.config, self.bus, self.storage, self.dedup, self.tasks, now_ms)
+        ctx = PluginContext(self.config, self.bus, self.storage, self.dedup, self.tasks, now_ms, self.live)
         started: list[PluginInstance] = []
         try:
             for collectors in (False, True):
@@ -84,7 +89,7 @@ class Runtime:
             raise
         self.started_at = time.monotonic()
         self.running = True
-        if any(days > 0 for days in self.config.storage.retention_days.values()):
+        if self.live and any(days > 0 for days in self.config.storage.retention_days.values()):
             self.tasks.spawn(self._prune_forever(), "retention")
 
     async def _prune_forever(self) -> None:

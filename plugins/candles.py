@@ -29,7 +29,8 @@ CATCH_UP_PAGE = 10_000
 class CandlesConfig(msgspec.Struct, forbid_unknown_fields=True):
     intervals: list[IntervalName] = msgspec.field(default_factory=lambda: list(INTERVALS))  # type: ignore[arg-type]
     close_on_clock: bool = True
-    """Close a forming candle once the symbol's clock passes its end plus the grace."""
+    """Close a forming candle once the symbol's clock passes its end plus the grace
+    (live runs only: `cryptoviz replay` closes candles on trade time alone)."""
     grace_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 2000
     aggregate: bool = True
     store: bool = True
@@ -62,7 +63,7 @@ class CandlesPlugin:
             trades = ctx.bus.subscribe([TOPIC_RAW_TRADES], "candles", Trade)
             await self._restore(ctx)
             self._tasks.append(ctx.tasks.spawn(self._aggregate(trades), "candles-aggregate"))
-            if self.config.close_on_clock:
+            if self.config.close_on_clock and ctx.live:
                 self._tasks.append(ctx.tasks.spawn(self._close_on_clock(), "candles-clock"))
 
     async def _restore(self, ctx: PluginContext) -> None:

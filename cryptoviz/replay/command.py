@@ -1,7 +1,9 @@
 """`cryptoviz replay FILE...`: recordings through the live pipeline, a progress bar, a summary.
 
 It runs the configured handlers (trades, candles, ...) with the replay collector in
-place of whatever collectors the configuration enables, then drains and flushes.
+place of whatever collectors the configuration enables, then drains and flushes. It is
+a batch import: retention and clock-driven candle closing belong to `serve`, so the
+result depends on the recordings alone (replaying twice changes nothing).
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def replay_plugins(config: Config, files: list[str], speed: float | None) -> lis
 
 
 async def _replay(config: Config, plugins: list[LoadedPlugin], progress: TextIO | None) -> dict[str, Any]:
-    runtime = Runtime(config, plugins)
+    runtime = Runtime(config, plugins, live=False)
     replay: Any = runtime.instances["replay"]
     total = sum(_count_lines(f) for f in replay.config.files) if progress else 0
     started = time.perf_counter()
