@@ -42,6 +42,14 @@ async def retry_forever(
             await asyncio.sleep(delay)
 
 
+async def cancel_and_wait(*tasks: asyncio.Task[Any] | None) -> None:
+    """Cancel tasks and wait until they have finished, whatever they raise."""
+    live = [t for t in tasks if t is not None]
+    for task in live:
+        task.cancel()
+    await asyncio.gather(*live, return_exceptions=True)
+
+
 class Supervisor:
     """Owns background tasks: keeps references, logs crashes, cancels them all on stop."""
 
@@ -62,10 +70,7 @@ class Supervisor:
             log.error("task %s crashed", task.get_name(), exc_info=task.exception())
 
     async def cancel_all(self) -> None:
-        tasks = list(self._tasks)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
 
     def __len__(self) -> int:
         return len(self._tasks)

@@ -22,6 +22,7 @@ from cryptoviz.errors import BusClosed
 from cryptoviz.market.candles import CandleAggregator
 from cryptoviz.models import INTERVALS, TOPIC_RAW_TRADES, Candle, IntervalName, Trade, candle_topic
 from cryptoviz.plugin import PluginContext, PluginSpec
+from cryptoviz.tasks import cancel_and_wait
 
 CATCH_UP_PAGE = 10_000
 
@@ -120,9 +121,7 @@ class CandlesPlugin:
         self._pending = {}
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await cancel_and_wait(*self._tasks)
         if self._store is not None:
             await self._store.flush()
 

@@ -12,7 +12,6 @@ import asyncio
 import logging
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any
 
 import msgspec
@@ -20,6 +19,7 @@ import msgspec
 from cryptoviz.models import TOPIC_RAW_TRADES, Trade
 from cryptoviz.plugin import PluginContext, PluginSpec
 from cryptoviz.replay.reader import read_batches
+from cryptoviz.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -120,9 +120,7 @@ class ReplayPlugin:
         await asyncio.sleep(0)  # reading is synchronous: let the API and handlers run between batches
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     def status(self) -> dict[str, Any]:
         return {
@@ -149,11 +147,6 @@ def _shift(trade: Trade, span: _Span, pass_no: int, time_shift: int) -> Trade:
     return msgspec.structs.replace(
         trade, time=trade.time + time_shift, trade_id=trade.trade_id + pass_no * (hi - lo + 1)
     )
-
-
-def replay_files_exist(files: list[str]) -> list[str]:
-    """The files that cannot be read, for an early, clear error."""
-    return [f for f in files if not Path(f).is_file()]
 
 
 plugin = PluginSpec(

@@ -17,6 +17,7 @@ import msgspec
 
 from cryptoviz.models import TOPIC_RAW_TRADES, Trade
 from cryptoviz.plugin import PluginContext, PluginSpec
+from cryptoviz.tasks import cancel_and_wait
 
 EXCHANGE = "simulator"
 _START_PRICES = {"BTC": 60_000, "ETH": 3_000, "SOL": 150, "BNB": 550, "XRP": 0.6, "DOGE": 0.15}
@@ -91,9 +92,7 @@ class SimulatorPlugin:
             await asyncio.sleep(_TICK_SECONDS)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
 
     def status(self) -> dict[str, Any]:
         return {"ok": self._task is not None and not self._task.done(), "published": self.published}

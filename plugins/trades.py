@@ -15,6 +15,7 @@ import msgspec
 from cryptoviz.batching import BatchingConsumer
 from cryptoviz.models import TOPIC_RAW_TRADES, Trade
 from cryptoviz.plugin import PluginContext, PluginSpec
+from cryptoviz.tasks import cancel_and_wait
 
 
 class TradesConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -59,9 +60,7 @@ class TradesHandler:
         self._pending = []
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await cancel_and_wait(self._task)
         if self._consumer is not None:
             await self._consumer.flush()
 
