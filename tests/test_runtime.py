@@ -26,7 +26,7 @@ async def _count(path: Path) -> int:
     storage = SQLiteStorage(path)
     await storage.open()
     try:
-        return len(await storage.trades_after("AAA", -1, 100))
+        return len(await storage.trades_after("AAA", -1, 100_000))
     finally:
         await storage.close()
 
@@ -72,3 +72,27 @@ async def test_stop_flushes_what_handlers_hold(tmp_path: Path) -> None:
     await runtime.bus.publish("crypto.raw.trades", trades)
     await runtime.stop()  # flush_ms is a minute: only the graceful stop can have written them
     assert await _count(tmp_path / "test.db") == 50
+
+
+async def test_writes_wait_out_a_locked_database_and_lose_nothing(tmp_path: Path) -> None:
+    """Another process holds the write lock for a while: batches are retried with backoff,
+    the bus pushes back, and every trade is stored once the lock is released."""
+    import sqlite3
+
+    config = make_config(tmp_path, PLUGINS__ENABLED='["trades", "candles"]')
+    runtime = Runtime(config, select(config, discover()))
+    await runtime.start()
+    storage = runtime.storage
+    assert isinstance(storage, SQLiteStorage)
+    blocker = sqlite3.connect(tmp_path / "test.db", isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    await storage._w.execute("PRAGMA busy_timeout = 50")  # fail fast while locked
+    trades = [Trade("x", "AAA", i, Decimal(i), Decimal(1), 1000 + i, False) for i in range(1, 3001)]
+    publisher = asyncio.create_task(runtime.bus.publish("crypto.raw.trades", trades))
+    await asyncio.sleep(1.0)
+    blocker.execute("COMMIT")
+    blocker.close()
+    await asyncio.wait_for(publisher, 30)
+    await asyncio.wait_for(runtime.bus.drain(), 30)
+    await runtime.stop()
+    assert await _count(tmp_path / "test.db") == 3000
