@@ -11,6 +11,7 @@ import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -143,8 +144,17 @@ class SQLiteStorage:
             elif t.time > span[1]:
                 span[1] = t.time
         symbols = [(ex, sym, lo, hi) for (ex, sym), (lo, hi) in spans.items()]
-        changed = await self._transaction([(schema.INSERT_TRADE, rows), (schema.UPSERT_SYMBOL, symbols)])
-        return changed[0]
+        step = schema.TRADES_PER_STATEMENT
+        full = len(rows) // step * step
+        grouped = [tuple(chain.from_iterable(rows[i : i + step])) for i in range(0, full, step)]
+        changed = await self._transaction(
+            [
+                (schema.INSERT_TRADES, grouped),
+                (schema.INSERT_TRADE, rows[full:]),
+                (schema.UPSERT_SYMBOL, symbols),
+            ]
+        )
+        return changed[0] + changed[1]
 
     async def upsert_candles(self, candles: Sequence[Candle]) -> None:
         if not candles:

@@ -125,3 +125,11 @@ async def test_closed_storage_reports_unavailable(tmp_path: Path) -> None:
     await store.close()
     with pytest.raises(StorageError):
         await store.ping()
+
+
+async def test_large_batches_with_repeats_count_new_rows_exactly(storage: SQLiteStorage) -> None:
+    """Batches go in as multi-row statements plus a remainder: both paths count exactly."""
+    assert await storage.insert_trades([trade(i, i) for i in range(0, 130, 2)]) == 65
+    assert await storage.insert_trades([trade(i, i) for i in range(123)]) == 123 - 62
+    ids = [t.trade_id for t in await storage.trades_after("AAA", -1, 1000)]
+    assert ids == [*range(123), *range(124, 130, 2)]
