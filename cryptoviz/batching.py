@@ -2,18 +2,23 @@
 
 The subscription is committed only after a flush succeeds, so a crash loses nothing
 that the bus can redeliver; failed writes are retried with backoff and, meanwhile,
-nothing more is consumed, which pushes back on producers through the bounded bus.
+nothing more is consumed, which pushes back on producers through the bounded bus. A
+write that fails for a reason retrying cannot fix is logged and set aside through
+`reject`, so one bad batch never stalls the pipeline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cryptoviz.bus.base import Subscription
 from cryptoviz.errors import BusClosed
 from cryptoviz.tasks import retry_forever
+
+log = logging.getLogger(__name__)
 
 
 class BatchingConsumer:
@@ -23,7 +28,9 @@ class BatchingConsumer:
         accept: Callable[[str, list[Any]], Awaitable[None]],
         flush: Callable[[], Awaitable[None]],
         pending: Callable[[], int],
+        reject: Callable[[BaseException], None],
         *,
+        draining: asyncio.Event,
         batch_size: int,
         flush_ms: int,
         what: str,
@@ -32,21 +39,24 @@ class BatchingConsumer:
         self._accept = accept
         self._flush = flush
         self._pending = pending
+        self._reject = reject
+        self._draining = draining
         self._batch_size = batch_size
         self._max_age = flush_ms / 1000
         self._what = what
-        self.flushes = 0
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         oldest: float | None = None
         while True:
-            timeout = None if oldest is None else max(0.0, oldest + self._max_age - loop.time())
+            # Wait in short slices while rows are pending, so a shutdown need not wait the full age.
+            timeout = None if oldest is None else min(0.05, max(0.0, oldest + self._max_age - loop.time()))
             try:
                 topic, items = await asyncio.wait_for(self._sub.get(), timeout)
             except TimeoutError:
-                await self.flush()
-                oldest = None
+                if oldest is not None and (self._draining.is_set() or loop.time() >= oldest + self._max_age):
+                    await self.flush()
+                    oldest = None
                 continue
             except BusClosed:
                 return
@@ -69,5 +79,7 @@ class BatchingConsumer:
             except asyncio.CancelledError:
                 await write  # a write under way completes, then the cancellation goes on
                 raise
-            self.flushes += 1
+            except Exception as exc:  # not retriable: retrying the same rows cannot succeed
+                log.error("%s failed for good, setting the batch aside: %s", self._what, exc)
+                self._reject(exc)
         await self._sub.commit()

@@ -8,9 +8,10 @@ optional `[plugins] folder` are loaded the same way, so all three paths meet in
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -44,6 +45,8 @@ class PluginContext:
     live: bool = True
     """False for a batch run (`cryptoviz replay`): no behaviour driven by the wall clock,
     so the result depends on the data alone."""
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the runtime stops: handlers write what they hold now instead of waiting."""
 
 
 class PluginInstance(Protocol):

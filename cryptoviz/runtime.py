@@ -63,6 +63,7 @@ class Runtime:
         self._kinds = {p.spec.name: p.spec.kind for p in plugins}
         self.started_at = 0.0
         self.running = False
+        self._ctx: PluginContext | None = None
         self.last_prune: dict[str, int] = {}
 
     def _ordered(self, collectors: bool) -> list[tuple[str, PluginInstance]]:
@@ -74,7 +75,9 @@ class Runtime:
         await self.storage.open()
         await self.dedup.start()
         await self.bus.start()
-        ctx = PluginContext(self.config, self.bus, self.storage, self.dedup, self.tasks, now_ms, self.live)
+        ctx = self._ctx = PluginContext(
+            self.config, self.bus, self.storage, self.dedup, self.tasks, now_ms, self.live
+        )
         started: list[PluginInstance] = []
         try:
             for collectors in (False, True):
@@ -107,22 +110,39 @@ class Runtime:
             await asyncio.sleep(self.config.storage.prune_every_seconds)
 
     async def stop(self) -> None:
-        """Stop collectors, let handlers finish what was published, flush, close."""
+        """Stop collectors, let handlers finish what was published, flush, close.
+
+        Each step is bounded by `drain_timeout`, and the backends are closed whatever a
+        plugin's stop raises, so a stuck write cannot hang the shutdown forever.
+        """
         if not self.running:
             return
         self.running = False
-        for name, instance in self._ordered(collectors=True):
-            log.info("stopping plugin %s", name)
-            await instance.stop()
         try:
-            await asyncio.wait_for(self.bus.drain(), self.drain_timeout)
+            for name, instance in self._ordered(collectors=True):
+                await self._stop_one(name, instance)
+            if self._ctx is not None:
+                self._ctx.draining.set()
+            try:
+                await asyncio.wait_for(self.bus.drain(), self.drain_timeout)
+            except TimeoutError:
+                log.error(
+                    "bus did not drain within %.0fs; pending: %s", self.drain_timeout, self.bus.depths()
+                )
+            for name, instance in reversed(self._ordered(collectors=False)):
+                await self._stop_one(name, instance)
+        finally:
+            await self.tasks.cancel_all()
+            await self._close_backends()
+
+    async def _stop_one(self, name: str, instance: PluginInstance) -> None:
+        log.info("stopping plugin %s", name)
+        try:
+            await asyncio.wait_for(instance.stop(), self.drain_timeout)
         except TimeoutError:
-            log.error("bus did not drain within %.0fs; pending: %s", self.drain_timeout, self.bus.depths())
-        for name, instance in reversed(self._ordered(collectors=False)):
-            log.info("stopping plugin %s", name)
-            await instance.stop()
-        await self.tasks.cancel_all()
-        await self._close_backends()
+            log.error("plugin %s did not stop within %.0fs: what it held is lost", name, self.drain_timeout)
+        except Exception:
+            log.exception("plugin %s failed to stop cleanly", name)
 
     async def _close_backends(self) -> None:
         await self.bus.stop()
@@ -149,4 +169,7 @@ class Runtime:
             if status.get("ok") is False:
                 ok = False
         details["plugins"] = plugins
+        if self.tasks.crashes:
+            ok = False
+            details["tasks"] = {"ok": False, "crashed": self.tasks.crashes}
         return ok, details

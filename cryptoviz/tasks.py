@@ -71,6 +71,3 @@ class Supervisor:
 
     async def cancel_all(self) -> None:
         await cancel_and_wait(*self._tasks)
-
-    def __len__(self) -> int:
-        return len(self._tasks)

@@ -12,6 +12,7 @@ counted, so a trade is never counted twice, whoever redelivers it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Annotated, Any
 
@@ -25,6 +26,7 @@ from cryptoviz.plugin import PluginContext, PluginSpec
 from cryptoviz.tasks import cancel_and_wait
 
 CATCH_UP_PAGE = 10_000
+log = logging.getLogger(__name__)
 
 
 class CandlesConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -33,6 +35,10 @@ class CandlesConfig(msgspec.Struct, forbid_unknown_fields=True):
     """Close a forming candle once the symbol's clock passes its end plus the grace
     (live runs only: `cryptoviz replay` closes candles on trade time alone)."""
     grace_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 2000
+    max_future_ms: Annotated[int, msgspec.Meta(ge=0)] = 60_000
+    """Live only: trades stamped further ahead of the wall clock are ignored."""
+    max_gap_fill: Annotated[int, msgspec.Meta(ge=0)] = 200_000
+    """Flat candles made for one gap at most; a longer silence leaves a hole (and a warning)."""
     aggregate: bool = True
     store: bool = True
 
@@ -40,9 +46,11 @@ class CandlesConfig(msgspec.Struct, forbid_unknown_fields=True):
 class CandlesPlugin:
     def __init__(self, config: CandlesConfig) -> None:
         self.config = config
-        self.aggregator = CandleAggregator(config.intervals, config.grace_ms)
+        self.aggregator = CandleAggregator(config.intervals, config.grace_ms, config.max_gap_fill)
         self.published = 0
         self.caught_up = 0
+        self.rejected = 0
+        self.from_the_future = 0
         self._pending: dict[tuple[str, str, int], Candle] = {}
         self._clock: dict[str, tuple[int, float]] = {}
         self._ctx: PluginContext | None = None
@@ -55,9 +63,9 @@ class CandlesPlugin:
         if self.config.store:
             sub = ctx.bus.subscribe(topics, "candles-store", Candle)
             self._store = BatchingConsumer(
-                sub, self._accept, self._write, lambda: len(self._pending),
+                sub, self._accept, self._write, lambda: len(self._pending), self._reject,
                 batch_size=ctx.config.storage.batch_size, flush_ms=ctx.config.storage.flush_ms,
-                what="storing candles",
+                draining=ctx.draining, what="storing candles",
             )  # fmt: skip
             self._tasks.append(ctx.tasks.spawn(self._store.run(), "candles-store"))
         if self.config.aggregate:
@@ -69,7 +77,7 @@ class CandlesPlugin:
 
     async def _restore(self, ctx: PluginContext) -> None:
         for info in await ctx.storage.symbols():
-            self.aggregator.restore(await ctx.storage.latest_candles(info.symbol))
+            self.aggregator.restore(await ctx.storage.latest_candles(info.symbol), exchange=info.exchange)
             after = self.aggregator.watermark(info.symbol)
             after = -1 if after is None else after
             while True:
@@ -86,10 +94,27 @@ class CandlesPlugin:
                 _topic, trades = await sub.get()
             except BusClosed:
                 return
+            if self._ctx is not None and self._ctx.live:
+                trades = self._not_from_the_future(trades, self._ctx.clock())
             await self._publish(self.aggregator.add(trades))
-            last = trades[-1]
-            self._clock[last.symbol] = (last.time, time.monotonic())
+            seen = time.monotonic()
+            clock = self._clock
+            for trade in trades:
+                clock[trade.symbol] = (trade.time, seen)
             await sub.commit()
+
+    def _not_from_the_future(self, trades: list[Trade], now: int) -> list[Trade]:
+        """Live only: a trade stamped well ahead of the wall clock is a broken timestamp;
+        taking it would close every candle up to it and turn the real trades after it late."""
+        limit = now + self.config.max_future_ms
+        if all(t.time <= limit for t in trades):
+            return trades
+        kept = [t for t in trades if t.time <= limit]
+        self.from_the_future += len(trades) - len(kept)
+        log.warning(
+            "candles: ignored %d trades stamped over %d ms ahead", len(trades) - len(kept), limit - now
+        )
+        return kept
 
     async def _close_on_clock(self) -> None:
         """Close candles of symbols whose trades stopped: each symbol's own clock is its
@@ -120,6 +145,10 @@ class CandlesPlugin:
         await self._ctx.storage.upsert_candles(list(self._pending.values()))
         self._pending = {}
 
+    def _reject(self, exc: BaseException) -> None:
+        self.rejected += len(self._pending)
+        self._pending = {}
+
     async def stop(self) -> None:
         await cancel_and_wait(*self._tasks)
         if self._store is not None:
@@ -132,6 +161,11 @@ class CandlesPlugin:
             "published": self.published,
             "caught_up_from_storage": self.caught_up,
             "late_dropped": self.aggregator.late_dropped,
+            "older_or_repeated": self.aggregator.duplicates,
+            "other_exchange": self.aggregator.other_exchange,
+            "gaps_truncated": self.aggregator.gaps_truncated,
+            "from_the_future": self.from_the_future,
+            "rejected": self.rejected,
             "pending": len(self._pending),
         }
 

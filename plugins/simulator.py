@@ -25,9 +25,9 @@ _TICK_SECONDS = 0.1
 
 
 class SimulatorConfig(msgspec.Struct, forbid_unknown_fields=True):
-    symbols: list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{2,20}$")]] = msgspec.field(
-        default_factory=lambda: ["BTCUSDT", "ETHUSDT"]
-    )
+    symbols: Annotated[
+        list[Annotated[str, msgspec.Meta(pattern=r"^[A-Z0-9]{2,20}$")]], msgspec.Meta(min_length=1)
+    ] = msgspec.field(default_factory=lambda: ["BTCUSDT", "ETHUSDT"])
     seed: int = 42
     trades_per_second: Annotated[float, msgspec.Meta(gt=0, le=100_000)] = 20.0
 

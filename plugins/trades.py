@@ -8,14 +8,18 @@ including repeats from before a restart.
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import msgspec
 
 from cryptoviz.batching import BatchingConsumer
+from cryptoviz.errors import StorageUnavailable
 from cryptoviz.models import TOPIC_RAW_TRADES, Trade
 from cryptoviz.plugin import PluginContext, PluginSpec
 from cryptoviz.tasks import cancel_and_wait
+
+log = logging.getLogger(__name__)
 
 
 class TradesConfig(msgspec.Struct, forbid_unknown_fields=True):
@@ -28,6 +32,7 @@ class TradesHandler:
         self.received = 0
         self.duplicates = 0
         self.stored = 0
+        self.rejected = 0
         self._pending: list[Trade] = []
         self._ctx: PluginContext | None = None
         self._consumer: BatchingConsumer | None = None
@@ -37,9 +42,9 @@ class TradesHandler:
         self._ctx = ctx
         sub = ctx.bus.subscribe([TOPIC_RAW_TRADES], "trades", Trade)
         self._consumer = BatchingConsumer(
-            sub, self._accept, self._write, lambda: len(self._pending),
+            sub, self._accept, self._write, lambda: len(self._pending), self._reject,
             batch_size=ctx.config.storage.batch_size, flush_ms=ctx.config.storage.flush_ms,
-            what="storing trades",
+            draining=ctx.draining, what="storing trades",
         )  # fmt: skip
         self._task = ctx.tasks.spawn(self._consumer.run(), "trades-handler")
 
@@ -54,9 +59,33 @@ class TradesHandler:
     async def _write(self) -> None:
         assert self._ctx is not None
         batch = self._pending
-        inserted = await self._ctx.storage.insert_trades(batch)
-        self.duplicates += len(batch) - inserted
+        refused_before = self.rejected
+        try:
+            inserted = await self._ctx.storage.insert_trades(batch)
+        except StorageUnavailable:
+            raise  # retried by the consumer
+        except Exception as exc:  # a row the storage refuses: keep the others
+            log.error("storing trades: batch refused (%s); writing them one by one", exc)
+            inserted = await self._write_one_by_one(batch)
+        self.duplicates += len(batch) - inserted - (self.rejected - refused_before)
         self.stored += inserted
+        self._pending = []
+
+    async def _write_one_by_one(self, batch: list[Trade]) -> int:
+        assert self._ctx is not None
+        inserted = 0
+        for trade in batch:
+            try:
+                inserted += await self._ctx.storage.insert_trades([trade])
+            except StorageUnavailable:
+                raise
+            except Exception as exc:
+                self.rejected += 1
+                log.error("storing trades: refused %r: %s", trade, exc)
+        return inserted
+
+    def _reject(self, exc: BaseException) -> None:
+        self.rejected += len(self._pending)
         self._pending = []
 
     async def stop(self) -> None:
@@ -70,6 +99,7 @@ class TradesHandler:
             "received": self.received,
             "duplicates": self.duplicates,
             "stored": self.stored,
+            "rejected": self.rejected,
             "pending": len(self._pending),
         }
 

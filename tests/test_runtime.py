@@ -96,3 +96,17 @@ async def test_writes_wait_out_a_locked_database_and_lose_nothing(tmp_path: Path
     await asyncio.wait_for(runtime.bus.drain(), 30)
     await runtime.stop()
     assert await _count(tmp_path / "test.db") == 3000
+
+
+async def test_a_row_the_storage_refuses_is_set_aside_and_the_rest_flow_on(tmp_path: Path) -> None:
+    config = make_config(tmp_path, PLUGINS__ENABLED='["trades"]')
+    runtime = Runtime(config, select(config, discover()))
+    await runtime.start()
+    bad = Trade("x", "AAA", 2**63 + 5, Decimal(1), Decimal(1), 1_000, False)  # beyond SQLite INTEGER
+    good = [Trade("x", "AAA", i, Decimal(1), Decimal(1), 1_000 + i, False) for i in range(1, 100)]
+    await runtime.bus.publish("crypto.raw.trades", [*good[:50], bad, *good[50:]])
+    await asyncio.wait_for(runtime.bus.drain(), 10)
+    status = runtime.instances["trades"].status()
+    await runtime.stop()
+    assert (status["stored"], status["rejected"], status["duplicates"]) == (99, 1, 0)
+    assert await _count(tmp_path / "test.db") == 99

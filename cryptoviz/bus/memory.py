@@ -16,21 +16,21 @@ class MemorySubscription:
     def __init__(self, bus: MemoryBus, queue: asyncio.Queue[Batch]) -> None:
         self._bus = bus
         self._queue = queue
-        self._pending = False
+        self._received = 0
 
     async def get(self) -> Batch:
-        await self.commit()
         item = await self._queue.get()
         if item is _CLOSED:
             self._queue.put_nowait(_CLOSED)  # wake the group's other consumers too
             raise BusClosed("bus stopped")
-        self._pending = True
+        self._received += 1
         return item
 
     async def commit(self) -> None:
-        if self._pending:
-            self._pending = False
-            self._bus._handled()
+        """Mark every batch received so far as handled (like committing Kafka offsets)."""
+        if self._received:
+            self._bus._handled(self._received)
+            self._received = 0
 
     async def close(self) -> None:
         await self.commit()
@@ -99,8 +99,8 @@ class MemoryBus:
             f"{','.join(sorted(topics))}/{group}": q.qsize() for (topics, group), q in self._queues.items()
         }
 
-    def _handled(self) -> None:
-        self._in_flight -= 1
+    def _handled(self, batches: int) -> None:
+        self._in_flight -= batches
         if self._in_flight <= 0:
             self._in_flight = 0
             self._idle.set()

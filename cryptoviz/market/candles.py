@@ -9,21 +9,19 @@ a result that cannot be exact raises instead of drifting.
 from __future__ import annotations
 
 import decimal
+import logging
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from cryptoviz.models import INTERVALS, Candle, Trade
 
 EXACT = decimal.Context(
-    prec=80,
+    prec=400,  # parsers bound inputs to 30 digits within 1e-30..1e30: sums of products fit
     rounding=decimal.ROUND_HALF_EVEN,
     traps=[decimal.Inexact, decimal.Overflow, decimal.InvalidOperation, decimal.DivisionByZero],
 )
 ZERO = Decimal(0)
-
-
-def window_start(time_ms: int, length_ms: int) -> int:
-    return time_ms - time_ms % length_ms
+log = logging.getLogger(__name__)
 
 
 class _Series:
@@ -44,16 +42,23 @@ class CandleAggregator:
     included) and one snapshot of each forming candle that changed.
     """
 
-    def __init__(self, intervals: Sequence[str] = tuple(INTERVALS), grace_ms: int = 2000) -> None:
+    def __init__(
+        self, intervals: Sequence[str] = tuple(INTERVALS), grace_ms: int = 2000, max_gap_fill: int = 200_000
+    ) -> None:
         unknown = [i for i in intervals if i not in INTERVALS]
         if unknown:
             raise ValueError(f"unknown intervals {unknown}; expected some of {list(INTERVALS)}")
         self.intervals = tuple(sorted(set(intervals), key=INTERVALS.__getitem__))
         self.grace_ms = grace_ms
+        self.max_gap_fill = max_gap_fill
+        self._owner: dict[str, str] = {}
+        """The exchange whose trades make each symbol's candles (ids are only ordered per exchange)."""
         self._series: dict[str, list[_Series]] = {}
         self._latest_time: dict[str, int] = {}
         self.late_dropped = 0
         self.duplicates = 0
+        self.other_exchange = 0
+        self.gaps_truncated = 0
 
     def _series_of(self, symbol: str) -> list[_Series]:
         series = self._series.get(symbol)
@@ -62,9 +67,11 @@ class CandleAggregator:
             self._series[symbol] = series
         return series
 
-    def restore(self, candles: Iterable[Candle]) -> None:
+    def restore(self, candles: Iterable[Candle], exchange: str | None = None) -> None:
         """Resume from stored candles: the newest of each (symbol, interval)."""
         for candle in candles:
+            if exchange is not None:
+                self._owner.setdefault(candle.symbol, exchange)
             if candle.interval not in self.intervals:
                 continue
             series = self._series_of(candle.symbol)[self.intervals.index(candle.interval)]
@@ -94,12 +101,17 @@ class CandleAggregator:
     def add(self, trades: Sequence[Trade]) -> list[Candle]:
         out: list[Candle] = []
         groups: dict[str, list[Trade]] = {}
+        owners = self._owner
         for trade in trades:
             group = groups.get(trade.symbol)
             if group is None:
-                groups[trade.symbol] = [trade]
-            else:
+                group = groups[trade.symbol] = []
+            if owners.setdefault(trade.symbol, trade.exchange) == trade.exchange:
                 group.append(trade)
+            else:
+                self._other_exchange(trade)
+        for symbol in [s for s, g in groups.items() if not g]:
+            del groups[symbol]
         with decimal.localcontext(EXACT):
             for symbol, group in groups.items():
                 quotes = [t.price * t.quantity for t in group]
@@ -191,6 +203,14 @@ class CandleAggregator:
         previous.last_trade_id = trade.trade_id
         out.append(previous.copy())  # an amended closed candle is published again
 
+    def _other_exchange(self, trade: Trade) -> None:
+        if not self.other_exchange:
+            log.warning(
+                "candles of %s come from %s: ignoring its trades from %s (counted as other_exchange)",
+                trade.symbol, self._owner[trade.symbol], trade.exchange,
+            )  # fmt: skip
+        self.other_exchange += 1
+
     def _open(self, trade: Trade, length: int, start: int, quote: Decimal) -> Candle:
         qty = trade.quantity
         return Candle(
@@ -217,7 +237,15 @@ class CandleAggregator:
             current.closed = True
             out.append(current.copy())
         close = current.close
-        for open_time in range(current.open_time + series.length, start, series.length):
+        first = current.open_time + series.length
+        if (start - first) // series.length > self.max_gap_fill:
+            self.gaps_truncated += 1
+            log.warning(
+                "%s %s: %d empty windows, only the last %d get flat candles",
+                current.symbol, current.interval, (start - first) // series.length, self.max_gap_fill,
+            )  # fmt: skip
+            first = start - self.max_gap_fill * series.length
+        for open_time in range(first, start, series.length):
             out.append(
                 Candle(current.symbol, current.interval, open_time, close, close, close, close, ZERO, 0,
                        ZERO, ZERO, True, current.last_trade_id)

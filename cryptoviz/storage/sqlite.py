@@ -47,8 +47,12 @@ class SQLiteStorage:
         self._write_lock = asyncio.Lock()  # one transaction at a time on the writer connection
 
     async def open(self) -> None:
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path == ":memory:" or self.path.startswith("file:"):
+            raise StorageError(
+                f"`storage.sqlite_path` = {self.path!r}: give a file path; the API reads through"
+                " its own connection, which an in-memory database cannot share"
+            )
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         try:
             self._writer = await aiosqlite.connect(self.path, isolation_level=None)
             await self._writer.executescript(

@@ -144,3 +144,20 @@ def test_results_are_exact_or_raise() -> None:
     (c,) = agg.add([trade(1, 0, "0.1", "0.2"), trade(2, 1, "0.1", "0.1")])
     assert c.volume == Decimal("0.3")
     assert c.quote_volume == Decimal("0.03")
+
+
+def test_a_symbol_takes_its_candles_from_one_exchange() -> None:
+    agg = CandleAggregator(["1m"])
+    agg.add([trade(100, 1_000)])
+    other = Trade("elsewhere", "AAA", 1, Decimal(99), Decimal(1), 2_000, False)
+    assert agg.add([other, trade(101, 3_000)])[0].trades == 2
+    assert agg.other_exchange == 1
+
+
+def test_a_very_long_silence_fills_only_the_most_recent_windows() -> None:
+    agg = CandleAggregator(["1s"], max_gap_fill=10)
+    agg.add([trade(1, 0)])
+    out = agg.add([trade(2, 1_000_000)])
+    flats = [c for c in out if c.closed and c.trades == 0]
+    assert [c.open_time for c in flats] == list(range(990_000, 1_000_000, 1_000))
+    assert agg.gaps_truncated == 1

@@ -133,3 +133,8 @@ async def test_large_batches_with_repeats_count_new_rows_exactly(storage: SQLite
     assert await storage.insert_trades([trade(i, i) for i in range(123)]) == 123 - 62
     ids = [t.trade_id for t in await storage.trades_after("AAA", -1, 1000)]
     assert ids == [*range(123), *range(124, 130, 2)]
+
+
+async def test_an_in_memory_database_is_refused_with_a_reason() -> None:
+    with pytest.raises(StorageError, match="file path"):
+        await SQLiteStorage(":memory:").open()
