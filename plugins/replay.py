@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from contextlib import closing
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -61,10 +62,19 @@ class ReplayPlugin:
             while True:
                 span = await self._one_pass(ctx, span)
                 self.passes += 1
-                if not self.config.loop or span is None:
+                if not self.config.loop or span is None or not self._playable():
                     return
         finally:
             self.done.set()
+
+    def _playable(self) -> list[str]:
+        """The files not yet failed: a file that failed once is skipped on later passes."""
+        return [p for p in self.config.files if p not in self.failed_files]
+
+    def _fail(self, path: str, exc: Exception) -> None:
+        if path not in self.failed_files:
+            self.failed_files.append(path)
+            log.error("replay: cannot read %s: %s: %s", path, type(exc).__name__, exc)
 
     async def _one_pass(self, ctx: PluginContext, span: _Span | None) -> _Span | None:
         """One pass over the files; returns what the first pass saw, for shifting later ones."""
@@ -72,9 +82,18 @@ class ReplayPlugin:
         time_shift = 0 if span is None else pass_no * (span.last_time - span.first_time + 1000)
         seen = _Span(2**62, -1, {}) if span is None and self.config.loop else None
         pending: list[Trade] = []
-        for path in self.config.files:
-            try:
-                for batch in read_batches(path, self.config.exchange):
+        for path in self._playable():
+            # Only reading is guarded: any error there (OSError, zlib.error, a parser bug...)
+            # fails this file alone, while publishing errors still end the task.
+            with closing(read_batches(path, self.config.exchange)) as batches:
+                while True:
+                    try:
+                        batch = next(batches, None)
+                    except Exception as exc:
+                        self._fail(path, exc)
+                        break
+                    if batch is None:
+                        break
                     self.lines += batch.lines
                     self.skipped.update(batch.skipped)
                     trades = batch.trades
@@ -91,9 +110,6 @@ class ReplayPlugin:
                     if len(pending) >= ctx.config.bus.max_batch:
                         await self._publish(ctx, pending)
                         pending = []
-            except OSError as exc:
-                self.failed_files.append(path)
-                log.error("replay: cannot read %s: %s", path, exc)
         await self._publish(ctx, pending)
         return seen if seen is not None and seen.last_time >= 0 else span
 

@@ -167,3 +167,51 @@ def test_replay_of_garbage_skips_every_line(tmp_path) -> None:
     assert summary(result.stdout) == {
         "lines read": len(lines), "trades ingested": 0, "duplicates": 0, "lines skipped": len(lines),
     }  # fmt: skip
+
+
+GOOD_LINES = [
+    '{"e":"trade","E":1700000001000,"T":1700000001000,"s":"AAAUSDT","t":10,"p":"1.5","q":"2","m":false}',
+    '{"e":"trade","E":1700000001400,"T":1700000001400,"s":"AAAUSDT","t":11,"p":"1.6","q":"1","m":true}',
+]
+
+
+@pytest.mark.parametrize("quiet", [False, True], ids=["progress", "quiet"])
+def test_replay_of_a_fake_gz_reports_it_plays_the_rest_and_exits_1(tmp_path, quiet) -> None:
+    good = tmp_path / "good.jsonl"
+    good.write_text("\n".join(GOOD_LINES) + "\n")
+    fake = tmp_path / "fake.jsonl.gz"
+    fake.write_text("\n".join(GOOD_LINES) + "\n")  # plain text under a .gz name
+    result = run_cli(tmp_path, "replay", *(["--quiet"] if quiet else []), str(fake), str(good))
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert summary(result.stdout)["trades ingested"] == 2
+    assert f"failed files:    {fake}" in result.stdout.splitlines()
+
+
+def test_replay_of_a_clean_file_with_skipped_lines_exits_0(tmp_path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join([*GOOD_LINES, "not json"]) + "\n")
+    result = run_cli(tmp_path, "replay", "--quiet", str(path))
+    assert result.returncode == 0, result.stderr
+    assert summary(result.stdout) == {
+        "lines read": 3, "trades ingested": 2, "duplicates": 0, "lines skipped": 1,
+    }  # fmt: skip
+    assert "failed files" not in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("failed", "crashes", "code"),
+    [([], 0, 0), (["a.gz"], 0, 1), ([], 2, 1), (["a.gz", "b.gz"], 1, 1)],
+    ids=["clean", "failed-file", "crashed-task", "both"],
+)
+def test_replay_summary_and_exit_code_report_failures(failed, crashes, code) -> None:
+    from cryptoviz.replay.command import exit_code, format_summary
+
+    result = {
+        "lines": 10, "ingested": 4, "duplicates": 0, "skipped": {"malformed": 6}, "seconds": 0.5,
+        "interrupted": False, "failed_files": failed, "crashes": crashes,
+    }  # fmt: skip
+    text = format_summary(result)
+    assert exit_code(result) == code
+    assert ("failed files:    " + ", ".join(failed) in text.splitlines()) == bool(failed)
+    assert ("task crashes:" in text) == bool(crashes)

@@ -9,6 +9,7 @@ result depends on the recordings alone (replaying twice changes nothing).
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ from cryptoviz.errors import ConfigError
 from cryptoviz.plugin import LoadedPlugin, discover, select
 from cryptoviz.runtime import Runtime
 
+log = logging.getLogger(__name__)
 COLLECTOR_KINDS = ("source", "feed", "web")
 
 
@@ -31,7 +33,12 @@ def run_replay(config: Config, files: list[str], *, speed: float | None, quiet: 
     plugins = replay_plugins(config, files, speed)
     summary = asyncio.run(_replay(config, plugins, None if quiet else sys.stderr))
     print(format_summary(summary))
-    return 0
+    return exit_code(summary)
+
+
+def exit_code(summary: dict[str, Any]) -> int:
+    """1 when a file could not be read or a background task crashed; skipped lines are fine."""
+    return 1 if summary["failed_files"] or summary["crashes"] else 0
 
 
 def _readable(path: str) -> bool:
@@ -60,7 +67,8 @@ def replay_plugins(config: Config, files: list[str], speed: float | None) -> lis
 async def _replay(config: Config, plugins: list[LoadedPlugin], progress: TextIO | None) -> dict[str, Any]:
     runtime = Runtime(config, plugins, live=False)
     replay: Any = runtime.instances["replay"]
-    total = sum(_count_lines(f) for f in replay.config.files) if progress else 0
+    unreadable: list[str] = []
+    total = sum(_count_lines(f, unreadable) for f in replay.config.files) if progress else 0
     started = time.perf_counter()
     await runtime.start()
     stop = asyncio.Event()
@@ -82,6 +90,7 @@ async def _replay(config: Config, plugins: list[LoadedPlugin], progress: TextIO 
         progress.write("\n")
     trades: dict[str, Any] = runtime.instances["trades"].status() if "trades" in runtime.instances else {}
     status = replay.status()
+    failed = list(dict.fromkeys([*unreadable, *status["failed_files"]]))
     return {
         "lines": status["lines"],
         "trades": status["trades"],
@@ -89,14 +98,23 @@ async def _replay(config: Config, plugins: list[LoadedPlugin], progress: TextIO 
         "duplicates": trades.get("duplicates", 0),
         "skipped": status["skipped"],
         "interrupted": stop.is_set(),
+        "failed_files": failed,
+        "crashes": runtime.tasks.crashes,  # counted as tasks end, so complete once stop() returns
         "seconds": elapsed,
     }
 
 
-def _count_lines(path: str) -> int:
+def _count_lines(path: str, unreadable: list[str]) -> int:
+    """Lines in `path` for the progress bar; 0, with `path` added to `unreadable`, when it
+    cannot be read (the replay then reports it too and plays the other files)."""
     from cryptoviz.replay.reader import count_lines
 
-    return count_lines(path)
+    try:
+        return count_lines(path)
+    except Exception as exc:
+        log.warning("progress bar: cannot count lines of %s: %s: %s", path, type(exc).__name__, exc)
+        unreadable.append(path)
+        return 0
 
 
 def _draw(out: TextIO, done: int, total: int, elapsed: float) -> None:
@@ -118,6 +136,10 @@ def format_summary(s: dict[str, Any]) -> str:
         f"lines skipped:   {skipped:,}" + (f" ({detail})" if detail else ""),
         f"elapsed:         {s['seconds']:.2f}s",
     ]
+    if s.get("failed_files"):
+        lines.append(f"failed files:    {', '.join(s['failed_files'])}")
+    if s.get("crashes"):
+        lines.append(f"task crashes:    {s['crashes']:,} (see the log)")
     if s["interrupted"]:
         lines.append("interrupted: stopped early, everything read so far was stored")
     return "\n".join(lines)

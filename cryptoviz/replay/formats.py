@@ -11,7 +11,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -27,6 +27,20 @@ class Skipped(msgspec.Struct, frozen=True, gc=False):
 
 EMPTY: Final = Skipped("empty")
 
+# Bounds on what a trade may carry, so that nothing downstream can fail on it: SQLite's
+# INTEGER is a signed 64-bit integer, and the candle aggregator multiplies price by
+# quantity in an exact decimal context (at most 30 + 30 digits fit its precision).
+_INT_MAX: Final = 2**63 - 1
+_TIME_LOW: Final = 946_684_800_000  # 2000-01-01T00:00:00Z in epoch ms
+_TIME_END: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z in epoch ms
+_MAX_DIGITS: Final = 30  # significant digits of a price or quantity
+_MAX_ADJUSTED: Final = 30  # |Decimal.adjusted()| of a price or quantity
+_AMOUNT_LOW: Final = Decimal("1E-30")  # positive amounts with an adjusted exponent >= -30
+_AMOUNT_END: Final = Decimal("1E+31")  # ... and <= 30
+
+# A JSON id or time: msgspec checks the range while decoding, at no measurable cost.
+_UInt63 = Annotated[int, msgspec.Meta(ge=0, le=_INT_MAX)]
+
 
 class _Envelope(msgspec.Struct, gc=False):
     # Either a combined-stream wrapper (`stream` + `data`) or a raw payload (`e`);
@@ -40,24 +54,24 @@ class _Envelope(msgspec.Struct, gc=False):
 
 class _TradeMsg(msgspec.Struct, kw_only=True, gc=False):
     s: str
-    t: int
+    t: _UInt63
     p: Decimal
     q: Decimal
-    trade_time: int = msgspec.field(name="T")
+    trade_time: _UInt63 = msgspec.field(name="T")
     m: bool
-    event_time: int = msgspec.field(default=0, name="E")
+    event_time: _UInt63 = msgspec.field(default=0, name="E")
 
 
 class _AggTradeMsg(msgspec.Struct, kw_only=True, gc=False):
     s: str
-    a: int
+    a: _UInt63
     p: Decimal
     q: Decimal
-    f: int
-    l: int  # noqa: E741 - Binance's key
-    trade_time: int = msgspec.field(name="T")
+    f: _UInt63
+    l: _UInt63  # noqa: E741 - Binance's key
+    trade_time: _UInt63 = msgspec.field(name="T")
     m: bool
-    event_time: int = msgspec.field(default=0, name="E")
+    event_time: _UInt63 = msgspec.field(default=0, name="E")
 
 
 _ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
@@ -90,7 +104,7 @@ def _prefix_ms(prefix: bytes) -> int:
         if _EPOCH_TEXT.fullmatch(text):
             return epoch_to_ms(Decimal(text))
         stamp = datetime.fromisoformat(text)
-    except ValueError:
+    except (ValueError, ArithmeticError):  # ArithmeticError: a number too long for the context
         return -1
     if stamp.tzinfo is None:  # recorders log UTC; a naive stamp is taken as UTC
         stamp = stamp.replace(tzinfo=UTC)
@@ -106,25 +120,68 @@ def _from_payload(kind: str, payload: bytes | msgspec.Raw, exchange: str, prefix
     return _to_trade(msg, exchange, prefix)
 
 
+def _short(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} chars)"
+
+
+def _amount_problem(price: Decimal, quantity: Decimal) -> str:
+    """Why a price or quantity is unusable (see `_MAX_DIGITS`); "" if both are fine.
+
+    The exact check, kept off the hot path: callers first try a cheap sufficient test.
+    """
+    if not (price.is_finite() and quantity.is_finite() and price > 0 and quantity >= 0):
+        return f"need price > 0 and quantity >= 0: p={_short(price)} q={_short(quantity)}"
+    for name, value in (("price", price), ("quantity", quantity)):
+        if (digits := len(value.as_tuple().digits)) > _MAX_DIGITS:
+            return f"{name} has {digits} significant digits (at most {_MAX_DIGITS}): {_short(value)}"
+        if not -_MAX_ADJUSTED <= value.adjusted() <= _MAX_ADJUSTED:
+            return f"{name} {_short(value)} is out of range (exponent outside ±{_MAX_ADJUSTED})"
+    return ""
+
+
+def _time_problem(raw: object) -> str:
+    return f"trade time {_short(raw)} is not within 2000-01-01..2100-01-01 (as epoch s, ms, µs or ns)"
+
+
 def _to_trade(msg: _TradeMsg | _AggTradeMsg, exchange: str, prefix: bytes) -> Trade | Skipped:
+    # Ids and times are within [0, 2**63) already: see `_UInt63`.
     if isinstance(msg, _TradeMsg):
         trade_id, count = msg.t, 1
     else:
-        if msg.l < msg.f:
-            return Skipped("malformed", f"last trade id {msg.l} before first {msg.f}")
+        if not 0 <= msg.l - msg.f < _INT_MAX:  # the count, l - f + 1, must fit as well
+            return Skipped("malformed", f"bad trade id range: first {msg.f}, last {msg.l}")
         trade_id, count = msg.a, msg.l - msg.f + 1
     price, quantity = msg.p, msg.q
-    if not (price.is_finite() and quantity.is_finite() and price > 0 and quantity >= 0):
-        return Skipped("malformed", f"need price > 0 and quantity >= 0: p={price} q={quantity}")
+    # A sufficient test first: adjusted exponent within ±30 (the bounds, which also exclude
+    # infinities) and at most 30 characters, so at most 30 digits. Anything else, a zero
+    # quantity included, gets the exact test.
+    try:
+        plain = (
+            _AMOUNT_LOW <= price < _AMOUNT_END
+            and _AMOUNT_LOW <= quantity < _AMOUNT_END
+            and len(str(price)) <= _MAX_DIGITS
+            and len(str(quantity)) <= _MAX_DIGITS
+        )
+    except ArithmeticError:  # decimal.InvalidOperation: NaN does not compare
+        plain = False
+    if not plain and (problem := _amount_problem(price, quantity)):
+        return Skipped("malformed", problem)
+    time = msg.trade_time
+    if not _TIME_LOW <= time < _TIME_END:  # not epoch ms of this century: maybe s, µs or ns
+        time = epoch_to_ms(time)
+        if not _TIME_LOW <= time < _TIME_END:
+            return Skipped("malformed", _time_problem(msg.trade_time))
+    event_time = msg.event_time  # 0: unknown
+    if event_time and not _TIME_LOW <= event_time < _TIME_END:
+        event_time = epoch_to_ms(event_time)
     received_at = 0
     if prefix:  # read only for trades: most lines of a recording are ignored streams
         received_at = _prefix_ms(prefix)
-        if received_at < 0:
+        if not 0 <= received_at <= _INT_MAX:
             return Skipped("malformed", f"unreadable receive-time prefix {prefix[:40]!r}")
     symbol = msg.s if msg.s.isupper() else msg.s.upper()
-    return Trade(
-        exchange, symbol, trade_id, price, quantity, msg.trade_time, msg.m, count, msg.event_time, received_at
-    )
+    return Trade(exchange, symbol, trade_id, price, quantity, time, msg.m, count, event_time, received_at)
 
 
 class _WrappedTrade(msgspec.Struct, gc=False):
@@ -261,6 +318,16 @@ _TRADE_COLUMNS: Final = ["id", "price", "qty", "quote_qty", "time", "is_buyer_ma
 _DUMP_NAME: Final = re.compile(r"([A-Za-z0-9]+)-(?:aggTrades|trades)(?=[-_.])")
 
 
+def _uint63(field: bytes) -> int | None:
+    """An unsigned integer field of a CSV row; None from 2**63 on (SQLite's INTEGER range)."""
+    if len(field) > 19:  # 2**63 has 19 digits; don't convert thousands of digits either
+        field = field.lstrip(b"0") or b"0"
+        if len(field) > 19:
+            return None
+    value = int(field)
+    return value if value <= _INT_MAX else None
+
+
 def symbol_from_filename(path: str | Path) -> str | None:
     """The symbol of a Binance public-data dump (`XRPETH-aggTrades-2019-10-11.csv`), else None."""
     match = _DUMP_NAME.match(Path(path).name)
@@ -293,10 +360,10 @@ class CsvParser:
         if self.layout != "trades" and (match := _AGG_ROW.fullmatch(row)):
             self.layout = "aggTrades"
             trade_id, price, quantity, first, last, time, maker, _ = match.groups()
-            count = int(last) - int(first) + 1
-            if count < 1:
-                return Skipped("malformed", f"last trade id {last!r} before first {first!r}")
-            return self._trade(trade_id, price, quantity, time, maker, count)
+            first_id, last_id = _uint63(first), _uint63(last)
+            if first_id is None or last_id is None or not 0 <= last_id - first_id < _INT_MAX:
+                return Skipped("malformed", f"bad trade id range: first {first[:40]!r}, last {last[:40]!r}")
+            return self._trade(trade_id, price, quantity, time, maker, last_id - first_id + 1)
         if self.layout != "aggTrades" and (match := _TRADE_ROW.fullmatch(row)):
             self.layout = "trades"
             trade_id, price, quantity, _, time, maker, _ = match.groups()
@@ -308,23 +375,26 @@ class CsvParser:
     def _trade(
         self, trade_id: bytes, price: bytes, quantity: bytes, time: bytes, maker: bytes, count: int
     ) -> Trade | Skipped:
-        # The row patterns admit only unsigned decimals, so a zero price is the one bad amount.
+        # The row patterns admit only unsigned integers and plain unsigned decimals.
         if not self.symbol:
             return Skipped(
                 "malformed", "no symbol: the file name is not SYMBOL-trades-... or SYMBOL-aggTrades-..."
             )
-        exact_price = Decimal(price.decode())
-        if not exact_price:
-            return Skipped("malformed", "price must be positive: 0")
+        ident = _uint63(trade_id)
+        if ident is None:
+            return Skipped("malformed", f"trade id {_short(trade_id.decode())} is not below 2**63")
+        raw_time = _uint63(time)
+        ms = -1 if raw_time is None else epoch_to_ms(raw_time)
+        if not _TIME_LOW <= ms < _TIME_END:
+            return Skipped("malformed", _time_problem(time.decode()))
+        exact_price, exact_quantity = Decimal(price.decode()), Decimal(quantity.decode())
+        # Without an exponent, at most 30 characters means at most 30 digits, exponent within ±30.
+        if not (len(price) <= _MAX_DIGITS and len(quantity) <= _MAX_DIGITS and exact_price) and (
+            problem := _amount_problem(exact_price, exact_quantity)
+        ):
+            return Skipped("malformed", problem)
         return Trade(
-            self.exchange,
-            self.symbol,
-            int(trade_id),
-            exact_price,
-            Decimal(quantity.decode()),
-            epoch_to_ms(int(time)),
-            maker in _TRUE,
-            count,
+            self.exchange, self.symbol, ident, exact_price, exact_quantity, ms, maker in _TRUE, count
         )
 
     def _header(self, row: bytes) -> Skipped:

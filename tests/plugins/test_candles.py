@@ -7,10 +7,11 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
+from cryptoviz_plugins.candles import CandlesPlugin
+
 from cryptoviz.models import Trade
 from cryptoviz.plugin import discover, select
 from cryptoviz.runtime import Runtime
-from cryptoviz_plugins.candles import CandlesPlugin
 from tests.conftest import make_config
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
@@ -27,7 +28,9 @@ BOOK_TICKER = (
     b'1723161255088169167 {"stream":"btcusdt@bookTicker","data":{"e":"bookTicker","u":5123107839020,'
     b'"s":"BTCUSDT","b":"61800.20","B":"2.507","a":"61800.30","A":"2.510","T":1723161256313,"E":1723161256313}}'
 )
-RAW_TRADE = b'{"e":"trade","E":1,"T":2,"s":"ethbtc","t":7,"p":"0.05","q":"1.5","m":true}'
+RAW_TRADE = (
+    b'{"e":"trade","E":1617566591315,"T":1617566591314,"s":"ethbtc","t":7,"p":"0.05","q":"1.5","m":true}'
+)
 
 
 def _trade(line: bytes) -> Trade:
@@ -90,8 +93,8 @@ def test_raw_payloads() -> None:
         "ETHBTC",
         7,
         Decimal("0.05"),
-        2,
-        1,
+        1617566591314,
+        1617566591315,
     )
     agg = _trade(SPOT_AGG_MULTI[SPOT_AGG_MULTI.index(b'"data":') + 7 : -1])
     assert (agg.trade_id, agg.count) == (54605678, 3)
@@ -280,3 +283,195 @@ def test_csv_without_symbol_is_malformed() -> None:
     assert isinstance(result, Skipped)
     assert result.reason == "malformed"
     assert "symbol" in result.detail
+
+
+# Values the pipeline cannot take (SQLite's signed 64-bit INTEGER; the aggregator's exact
+# price x quantity) are malformed lines, never exceptions.
+BIG = 2**63
+DIGITS_31 = "1234567890123456789012345.678901"
+OUT_OF_RANGE = [
+    pytest.param("t", b"-1", id="negative-id"),
+    pytest.param("t", str(BIG).encode(), id="id-2**63"),
+    pytest.param("t", b"1" * 40, id="huge-id"),
+    pytest.param("T", b"-1617566591314", id="negative-T"),
+    pytest.param("T", str(BIG).encode(), id="T-2**63"),
+    pytest.param("E", b"-1", id="negative-E"),
+    pytest.param("E", str(BIG).encode(), id="E-2**63"),
+    pytest.param("T", b"946684799999", id="T-before-2000"),
+    pytest.param("T", b"4102444800000", id="T-2100"),
+    pytest.param("T", b"4102444800", id="T-2100-seconds"),
+    pytest.param("T", b"1", id="T-tiny"),
+    pytest.param("T", b"0", id="T-zero"),
+    pytest.param("p", f'"{DIGITS_31}"'.encode(), id="price-31-digits"),
+    pytest.param("q", b'"1.0000000000000000000000000000000"', id="quantity-31-digits-trailing-zeros"),
+    pytest.param("p", b'"1E+31"', id="price-exponent-31"),
+    pytest.param("p", b'"1E-31"', id="price-exponent-minus-31"),
+    pytest.param("q", b'"1E+400"', id="quantity-huge"),
+    pytest.param("q", b'"0E-31"', id="zero-quantity-exponent"),
+    pytest.param("q", b'"' + b"9" * 5000 + b'"', id="quantity-5000-digits"),
+    pytest.param("p", b'"-Infinity"', id="price-minus-infinity"),
+    pytest.param("q", b'"sNaN"', id="quantity-snan"),
+]
+
+
+def _with(template: bytes, key: str, value: bytes) -> bytes:
+    line, n = re.subn(rb'"%s":("[^"]*"|-?\d+)' % key.encode(), b'"%s":%s' % (key.encode(), value), template)
+    assert n == 1, (template, key)
+    return line
+
+
+@pytest.mark.parametrize(("key", "value"), OUT_OF_RANGE)
+@pytest.mark.parametrize("template", [USDM_TRADE, SPOT_AGG], ids=["trade", "aggTrade"])
+def test_out_of_range_values_are_malformed(template: bytes, key: str, value: bytes) -> None:
+    if key == "t" and template is SPOT_AGG:
+        key = "a"
+    result = parse_json_line(_with(template, key, value))
+    assert isinstance(result, Skipped), result
+    assert result.reason == "malformed"
+    assert result.detail
+    assert len(result.detail) < 200
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        pytest.param(b"-1", b"5", id="negative-first"),
+        pytest.param(b"5", str(BIG).encode(), id="last-2**63"),
+        pytest.param(b"0", str(BIG - 1).encode(), id="count-2**63"),
+    ],
+)
+def test_aggtrade_id_range_out_of_range(first: bytes, last: bytes) -> None:
+    line = _with(_with(SPOT_AGG, "f", first), "l", last)
+    result = parse_json_line(line)
+    assert isinstance(result, Skipped), result
+    assert result.reason == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "field", "expected"),
+    [
+        pytest.param("T", b"1617566591314999", "time", 1617566591314, id="T-microseconds"),
+        pytest.param("T", b"1617566591314999999", "time", 1617566591314, id="T-nanoseconds"),
+        pytest.param("T", b"1617566591", "time", 1617566591000, id="T-seconds"),
+        pytest.param("E", b"1617566591315999", "event_time", 1617566591315, id="E-microseconds"),
+        pytest.param("E", b"0", "event_time", 0, id="E-unknown"),
+        pytest.param("T", b"946684800000", "time", 946684800000, id="T-2000"),
+        pytest.param("T", b"4102444799999", "time", 4102444799999, id="T-last-ms-of-2099"),
+        pytest.param("t", str(BIG - 1).encode(), "trade_id", BIG - 1, id="id-max"),
+        pytest.param("p", b'"123456789012345678901234.567890"', "price", None, id="price-30-digits"),
+        pytest.param("q", b'"1.00000000000000000000000000000"', "quantity", None, id="quantity-30-digits"),
+        pytest.param("p", b'"9.99E+30"', "price", None, id="price-exponent-30"),
+        pytest.param("p", b'"1E-30"', "price", None, id="price-exponent-minus-30"),
+        pytest.param("q", b'"0"', "quantity", None, id="zero-quantity"),
+        pytest.param("q", b"0.5", "quantity", None, id="quantity-as-number"),
+    ],
+)
+def test_boundary_values_are_accepted(key: str, value: bytes, field: str, expected: object) -> None:
+    trade = _trade(_with(USDM_TRADE, key, value))
+    if expected is None:
+        expected = Decimal(value.strip(b'"').decode())
+        assert str(getattr(trade, field)) == str(expected)  # exact, scale included
+    assert getattr(trade, field) == expected
+
+
+def test_out_of_range_detail_is_clear() -> None:
+    result = parse_json_line(_with(USDM_TRADE, "p", f'"{DIGITS_31}"'.encode()))
+    assert result == Skipped("malformed", f"price has 31 significant digits (at most 30): {DIGITS_31}")
+    result = parse_json_line(_with(USDM_TRADE, "T", b"1"))
+    assert isinstance(result, Skipped)
+    assert "trade time 1 " in result.detail
+    assert "2000-01-01" in result.detail
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        pytest.param(b"1" * 40 + b".5: ", id="decimal-too-long"),
+        pytest.param(b"1" * 5000 + b": ", id="thousands-of-digits"),
+        pytest.param(b"1" * 40 + b" ", id="int-2**63-and-up"),
+    ],
+)
+def test_out_of_range_receive_time_is_malformed(prefix: bytes) -> None:
+    result = parse_json_line(prefix + USDM_TRADE_JSON)
+    assert isinstance(result, Skipped), result
+    assert result.reason == "malformed"
+
+
+CSV_OUT_OF_RANGE = [
+    pytest.param(b"%d,0.0014,23.0,1,1,1570752011620,True" % BIG, id="id-2**63"),
+    pytest.param(b"1" * 5000 + b",0.0014,23.0,1,1,1570752011620,True", id="id-5000-digits"),
+    pytest.param(b"1,0.0014,23.0,1,%d,1570752011620,True" % BIG, id="last-2**63"),
+    pytest.param(b"1,0.0014,23.0,0,%d,1570752011620,True" % (BIG - 1), id="count-2**63"),
+    pytest.param(b"1,0.0014,23.0,1,1," + b"9" * 5000 + b",True", id="time-5000-digits"),
+    pytest.param(b"1,0.0014,23.0,1,1,%d,True" % BIG, id="time-2**63"),
+    pytest.param(b"1,0.0014,23.0,1,1,946684799999,True", id="time-before-2000"),
+    pytest.param(b"1,0.0014,23.0,1,1,4102444800000000,True", id="time-2100-microseconds"),
+    pytest.param(b"1,0.0014,23.0,1,1,12,True", id="time-tiny"),
+    pytest.param(b"1,%s,23.0,1,1,1570752011620,True" % DIGITS_31.encode(), id="price-31-digits"),
+    pytest.param(
+        b"1,0.0014,1.000000000000000000000000000000,1,1,1570752011620,True", id="quantity-31-digits"
+    ),
+    pytest.param(b"1,1" + b"0" * 31 + b",23.0,1,1,1570752011620,True", id="price-exponent-31"),
+    pytest.param(b"1,0.0000000000000000000000000000001,23.0,1,1,1570752011620,True", id="price-exp-minus-31"),
+]
+
+
+@pytest.mark.parametrize("row", CSV_OUT_OF_RANGE)
+def test_out_of_range_csv_rows_are_malformed(row: bytes) -> None:
+    parser = CsvParser("XRPETH")
+    result = parser.parse(row)
+    assert isinstance(result, Skipped), result
+    assert (result.reason, bool(result.detail)) == ("malformed", True)
+    assert len(result.detail) < 200
+
+
+def test_out_of_range_csv_trades_rows_are_malformed() -> None:
+    parser = CsvParser("BTCUSDT")
+    assert parser.parse(b"id,price,qty,quote_qty,time,is_buyer_maker") == Skipped(
+        "ignored_stream", "csv header"
+    )
+    for row in [
+        b"%d,4036.08,0.000546,2.2,1502942432285,false" % BIG,
+        b"1,4036.08,0.000546,2.2,%d,false" % BIG,
+        b"1,4036.08,0.000546,2.2,999,false",
+        b"1,%s,0.000546,2.2,1502942432285,false" % DIGITS_31.encode(),
+    ]:
+        result = parser.parse(row)
+        assert isinstance(result, Skipped), (row, result)
+        assert result.reason == "malformed"
+
+
+@pytest.mark.parametrize(
+    ("row", "trade"),
+    [
+        pytest.param(
+            b"%d,123456789012345678901234.567890,1.00000000000000000000000000000,0,0,946684800000,true"
+            % (BIG - 1),
+            Trade(
+                "binance",
+                "XRPETH",
+                BIG - 1,
+                Decimal("123456789012345678901234.567890"),
+                Decimal("1.00000000000000000000000000000"),
+                946684800000,
+                True,
+            ),
+            id="30-digits-max-id-2000",
+        ),
+        pytest.param(
+            b"7,0.000000000000000000000000000001,0,5,5,4102444799999999,false",
+            Trade("binance", "XRPETH", 7, Decimal("1E-30"), Decimal("0"), 4102444799999, False),
+            id="exponent-minus-30-zero-quantity-last-us-of-2099",
+        ),
+        pytest.param(
+            b"00000000000000000000007,0.5,2,1,1,1570752011620,false",
+            Trade("binance", "XRPETH", 7, Decimal("0.5"), Decimal("2"), 1570752011620, False),
+            id="zero-padded-id",
+        ),
+    ],
+)
+def test_csv_boundary_rows_are_accepted(row: bytes, trade: Trade) -> None:
+    result = CsvParser("XRPETH").parse(row)
+    assert result == trade
+    assert isinstance(result, Trade)
+    assert (str(result.price), str(result.quantity)) == (str(trade.price), str(trade.quantity))

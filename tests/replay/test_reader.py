@@ -95,11 +95,11 @@ def test_xrpeth_csv(testdata: Path) -> None:
 
 
 LINES = [
-    b'{"e":"trade","E":5,"T":4,"s":"BTCUSDT","t":1,"p":"10.5","q":"2","m":false}',
+    b'{"e":"trade","E":1617566591005,"T":1617566591004,"s":"BTCUSDT","t":1,"p":"10.5","q":"2","m":false}',
     b"",
     b'{"stream":"btcusdt@bookTicker","data":{}}',
     b"garbage",
-    b'{"e":"trade","E":7,"T":6,"s":"BTCUSDT","t":2,"p":"10.25","q":"0.1","m":true}',
+    b'{"e":"trade","E":1617566591007,"T":1617566591006,"s":"BTCUSDT","t":2,"p":"10.25","q":"0.1","m":true}',
 ]
 
 
@@ -212,7 +212,7 @@ def test_read_batches_on_bad_lines_matches_read_file(tmp_path: Path) -> None:
         b'{"stream":"btcusdt@depth","data":{"e":"depthUp\n'  # truncated: malformed, not ignored
         b'{"stream":"btcusdt@trade","data":{"e":"trade","t":1}}\n'  # trade missing fields
         b"\xff\xfe garbage\n\n"
-        b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1,"T":1,"s":"BTCUSDT","t":5,"p":"1","q":"1","m":true}}\n'
+        b'{"stream":"btcusdt@trade","data":{"e":"trade","E":1617566591001,"T":1617566591001,"s":"BTCUSDT","t":5,"p":"1","q":"1","m":true}}\n'
     )
     items = list(read_file(path))
     trades, skipped, lines = _batched(path)
