@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 ENTRY_POINT_GROUP = "cryptoviz.plugins"
 PluginKind = Literal["source", "feed", "handler", "web"]
+COLLECTOR_KINDS: tuple[PluginKind, ...] = ("source", "feed")
 """`source`: market data collectors (swapped for the simulator by `--demo`);
 `feed`: other collectors; `handler`: consumers of the bus; `web`: adds pages."""
 

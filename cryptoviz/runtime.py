@@ -18,14 +18,13 @@ from cryptoviz.config import Config
 from cryptoviz.dedup.base import Dedup
 from cryptoviz.dedup.memory import MemoryDedup
 from cryptoviz.errors import ConfigError
-from cryptoviz.plugin import LoadedPlugin, PluginContext, PluginInstance
+from cryptoviz.plugin import COLLECTOR_KINDS, LoadedPlugin, PluginContext, PluginInstance
 from cryptoviz.storage.base import Storage
 from cryptoviz.storage.sqlite import SQLiteStorage
 from cryptoviz.tasks import Supervisor
 from cryptoviz.timeutil import now_ms
 
 log = logging.getLogger(__name__)
-_COLLECTOR_KINDS = ("source", "feed")
 
 
 def build_storage(config: Config) -> Storage:
@@ -68,7 +67,7 @@ class Runtime:
 
     def _ordered(self, collectors: bool) -> list[tuple[str, PluginInstance]]:
         return [
-            (n, i) for n, i in self.instances.items() if (self._kinds[n] in _COLLECTOR_KINDS) == collectors
+            (n, i) for n, i in self.instances.items() if (self._kinds[n] in COLLECTOR_KINDS) == collectors
         ]
 
     async def start(self) -> None:

@@ -25,12 +25,11 @@ JSON = "application/json"
 class ApiError(Exception):
     """A client-facing error: HTTP status, stable code, human message."""
 
-    def __init__(self, status: int, code: str, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(self, status: int, code: str, message: str) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
-        self.details = details
 
 
 def ok(data: Any, status: int = 200) -> Response[bytes]:
@@ -46,7 +45,7 @@ def error_response(
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
-    return error_response(exc.status, exc.code, exc.message, exc.details)
+    return error_response(exc.status, exc.code, exc.message)
 
 
 _CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}

@@ -19,11 +19,10 @@ import msgspec
 
 from cryptoviz.config import Config
 from cryptoviz.errors import ConfigError
-from cryptoviz.plugin import LoadedPlugin, discover, select
+from cryptoviz.plugin import COLLECTOR_KINDS, LoadedPlugin, discover, select
 from cryptoviz.runtime import Runtime
 
 log = logging.getLogger(__name__)
-COLLECTOR_KINDS = ("source", "feed", "web")
 
 
 def run_replay(config: Config, files: list[str], *, speed: float | None, quiet: bool) -> int:
@@ -53,7 +52,9 @@ def replay_plugins(config: Config, files: list[str], speed: float | None) -> lis
     """The configured handlers plus a replay collector reading `files`."""
     available = discover(config.plugins.folder)
     handlers = [
-        n for n in config.plugins.enabled if available.get(n) and available[n].kind not in COLLECTOR_KINDS
+        n
+        for n in config.plugins.enabled
+        if available.get(n) and available[n].kind not in (*COLLECTOR_KINDS, "web")
     ]
     loaded = select(msgspec.structs.replace(config, plugins=msgspec.structs.replace(
         config.plugins, enabled=["replay", *handlers])), available)  # fmt: skip
