@@ -257,6 +257,8 @@ class KillPoint(NamedTuple):
     retention: bool = True
     past_hours: float = 0.0
     """The 1s candles stored at the kill span more than this many hours."""
+    speed: float | None = None
+    """Replay speed, when the recording's own leaves too short a window before it ends."""
 
     def reached(self, db: Path) -> bool:
         if stored_trades(db) < self.stored_at_least:
@@ -270,8 +272,9 @@ KILL_POINTS = [
     pytest.param(KillPoint(SPOT, 1), id="spot-jsonl-after-first-write"),
     pytest.param(KillPoint(SPOT, SPOT.trades // 2), id="spot-jsonl-halfway"),
     # Stored 1s candles past the 2 days kept by default (trade 10,066 is 48 h into the file).
-    pytest.param(KillPoint(XRPETH, 10_066, past_hours=48.5), id="xrpeth-csv-past-48h"),
-    pytest.param(KillPoint(XRPETH, 10_066, retention=False, past_hours=48.5),
+    # At 15,000x the last 10.5 h of trades take 2.5 s: room for the poller on a loaded machine.
+    pytest.param(KillPoint(XRPETH, 10_066, past_hours=48.5, speed=15_000.0), id="xrpeth-csv-past-48h"),
+    pytest.param(KillPoint(XRPETH, 10_066, retention=False, past_hours=48.5, speed=15_000.0),
                  id="xrpeth-csv-past-48h-no-retention"),
 ]  # fmt: skip
 
@@ -285,7 +288,8 @@ def test_sigkill_mid_replay_then_replay_again_equals_one_clean_replay(
     db = tmp_path / "killed.db"
     source = testdata / recording.path
 
-    stored = replay_killed(db, source, recording.speed, lambda: kill.reached(db), retention=kill.retention)
+    speed = kill.speed or recording.speed
+    stored = replay_killed(db, source, speed, lambda: kill.reached(db), retention=kill.retention)
 
     assert 0 < stored < recording.trades, f"the kill was not mid-replay: {stored} trades stored"
     assert rows(db, "candles") < rows(reference, "candles")  # candles are written apart from trades
