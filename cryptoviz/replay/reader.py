@@ -26,6 +26,7 @@ from cryptoviz.replay.formats import (
 
 _CHUNK = 1 << 18
 Parse = Callable[[bytes], Trade | Skipped]
+BlockParse = Callable[[list[bytes], dict[str, int]], list[Trade]]
 
 
 class Batch(NamedTuple):
@@ -71,21 +72,40 @@ def _is_csv_name(path: Path) -> bool:
     return path.name.lower().endswith((".csv", ".csv.gz"))
 
 
-def _plan(path: Path, exchange: str, stream: io.BufferedIOBase) -> tuple[Parse, Iterator[list[bytes]]]:
+def _plan(
+    path: Path, exchange: str, stream: io.BufferedIOBase
+) -> tuple[Parse, BlockParse, Iterator[list[bytes]]]:
     """Pick the parser: CSV by extension (`.csv`, `.csv.gz`) or when the first non-empty line
-    holds no `{`; JSON lines otherwise."""
+    holds no `{`; JSON lines otherwise. Returns it per line and per block of lines."""
     blocks = _blocks(stream)
     first = next(blocks, [])
     is_csv = _is_csv_name(path)
     if not is_csv:
         head = next((line for line in first if line.strip()), None)
         is_csv = head is not None and b"{" not in head
-    parse: Parse
+    rest = chain([first] if first else [], blocks)
     if is_csv:
         parse = CsvParser(symbol_from_filename(path) or "", exchange).parse
-    else:
-        parse = partial(parse_json_line, exchange=exchange)
-    return parse, chain([first] if first else [], blocks)
+        return parse, _line_by_line(parse), rest
+
+    def parse_block(lines: list[bytes], skipped: dict[str, int]) -> list[Trade]:
+        return parse_json_block(lines, exchange, skipped)
+
+    return partial(parse_json_line, exchange=exchange), parse_block, rest
+
+
+def _line_by_line(parse: Parse) -> BlockParse:
+    def parse_block(lines: list[bytes], skipped: dict[str, int]) -> list[Trade]:
+        trades: list[Trade] = []
+        for line in lines:
+            item = parse(line)
+            if isinstance(item, Trade):
+                trades.append(item)
+            else:
+                skipped[item.reason] = skipped.get(item.reason, 0) + 1
+        return trades
+
+    return parse_block
 
 
 def read_batches(path: str | Path, exchange: str = "binance") -> Generator[Batch, None, None]:
@@ -95,21 +115,10 @@ def read_batches(path: str | Path, exchange: str = "binance") -> Generator[Batch
     """
     path = Path(path)
     with _open(path) as stream:
-        parse, blocks = _plan(path, exchange, stream)
+        _, parse_block, blocks = _plan(path, exchange, stream)
         for block in blocks:
             skipped: dict[str, int] = {}
-            if isinstance(parse, partial):  # JSON lines: the block parser
-                yield Batch(parse_json_block(block, exchange, skipped), len(block), skipped)
-                continue
-            trades: list[Trade] = []
-            append = trades.append
-            for line in block:
-                item = parse(line)
-                if isinstance(item, Trade):
-                    append(item)
-                else:
-                    skipped[item.reason] = skipped.get(item.reason, 0) + 1
-            yield Batch(trades, len(block), skipped)
+            yield Batch(parse_block(block, skipped), len(block), skipped)
 
 
 def read_file(path: str | Path, exchange: str = "binance") -> Generator[Trade | Skipped, None, None]:
@@ -121,7 +130,7 @@ def read_file(path: str | Path, exchange: str = "binance") -> Generator[Trade | 
     path = Path(path)
     stream = _open(path)
     try:
-        parse, blocks = _plan(path, exchange, stream)
+        parse, _, blocks = _plan(path, exchange, stream)
     except BaseException:
         stream.close()
         raise
