@@ -27,10 +27,18 @@ INTERVALS: Final[dict[str, int]] = {
 TOPIC_RAW_TRADES: Final = "crypto.raw.trades"
 TOPIC_NEWS: Final = "crypto.news"
 
+IndicatorType = Literal["rsi", "macd", "bollinger", "momentum"]
+INDICATOR_TYPES: Final[tuple[IndicatorType, ...]] = ("rsi", "macd", "bollinger", "momentum")
+
 
 def candle_topic(interval: str) -> str:
     """Bus topic carrying candles of one interval, as named in the guide."""
     return f"crypto.aggregated.{interval}"
+
+
+def indicator_topic(kind: str) -> str:
+    """Bus topic carrying points of one indicator type, as named in the guide."""
+    return f"crypto.indicators.{kind}"
 
 
 class Trade(msgspec.Struct, frozen=True, gc=False):
@@ -100,3 +108,43 @@ class Stats24h(msgspec.Struct, frozen=True):
     low_24h: Decimal
     change_24h: float
     volume_24h: Decimal
+
+
+class IndicatorPoint(msgspec.Struct, frozen=True, gc=False):
+    """One indicator value at one candle, in double precision as TA-Lib computes it.
+
+    `value` is the RSI, the MACD line, the Bollinger middle band or the momentum;
+    MACD fills `signal` and `histogram`, Bollinger `upper` and `lower`. `final` is
+    False for a provisional value of a still-forming candle (pushed, never stored).
+    """
+
+    symbol: str
+    interval: str
+    type: str
+    ts: int
+    """Open time of the candle, epoch ms."""
+    value: float
+    signal: float | None = None
+    histogram: float | None = None
+    upper: float | None = None
+    lower: float | None = None
+    final: bool = True
+
+
+class NewsItem(msgspec.Struct, frozen=True):
+    """One news article, normalised from whatever feed carried it.
+
+    `id` is derived from the canonical URL (tracking parameters stripped), so the same
+    article from two feeds is one item.
+    """
+
+    id: str
+    title: str
+    url: str
+    source: str
+    published_at: int
+    """Epoch ms."""
+    summary: str
+    symbols: list[str]
+    sentiment: float
+    """VADER compound score in [-1, 1]."""

@@ -5,7 +5,29 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from cryptoviz.models import Candle, Stats24h, SymbolInfo, Trade
+from cryptoviz.models import Candle, IndicatorPoint, NewsItem, Stats24h, SymbolInfo, Trade
+
+
+class IndicatorStore(Protocol):
+    """Final indicator points, and each (symbol, interval) series' state for resuming."""
+
+    async def upsert(self, points: Sequence[IndicatorPoint]) -> None:
+        """Insert or replace points by (symbol, interval, type, ts)."""
+
+    async def points(
+        self, symbol: str, kind: str, interval: str, *, start: int | None, end: int | None, limit: int
+    ) -> list[IndicatorPoint]:
+        """Points oldest first: from `start` forward when given, else the latest up to `end`."""
+
+
+class NewsStore(Protocol):
+    """News items, unique by id."""
+
+    async def insert(self, items: Sequence[NewsItem]) -> int:
+        """Store items, ignoring ids already stored; return how many were new."""
+
+    async def latest(self, *, limit: int, since: int | None, symbol: str | None) -> list[NewsItem]:
+        """Items newest first, published at or after `since`, tagged with `symbol` when given."""
 
 
 class Storage(Protocol):
@@ -15,6 +37,12 @@ class Storage(Protocol):
     (trades unique on exchange, symbol, trade id; candles upserted on symbol, interval,
     open time), so a batch retried after a failure never doubles anything.
     """
+
+    @property
+    def indicators(self) -> IndicatorStore: ...
+
+    @property
+    def news(self) -> NewsStore: ...
 
     async def open(self) -> None:
         """Connect, create or migrate the schema."""

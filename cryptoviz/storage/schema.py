@@ -46,6 +46,48 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (exchange, symbol)
     ) WITHOUT ROWID;
     """,
+    # 2: indicator points (final values only) and each series' resumable state
+    """
+    CREATE TABLE indicators (
+        symbol TEXT NOT NULL,
+        interval TEXT NOT NULL,
+        type TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        value REAL NOT NULL,
+        signal REAL,
+        histogram REAL,
+        upper REAL,
+        lower REAL,
+        PRIMARY KEY (symbol, interval, type, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE indicator_state (
+        symbol TEXT NOT NULL,
+        interval TEXT NOT NULL,
+        ts INTEGER NOT NULL,
+        state BLOB NOT NULL,
+        PRIMARY KEY (symbol, interval)
+    ) WITHOUT ROWID;
+    """,
+    # 3: news items and their symbol tags
+    """
+    CREATE TABLE news (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        url TEXT NOT NULL,
+        source TEXT NOT NULL,
+        published_at INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        symbols TEXT NOT NULL,
+        sentiment REAL NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX news_by_time ON news (published_at, id);
+    CREATE TABLE news_symbols (
+        symbol TEXT NOT NULL,
+        published_at INTEGER NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (symbol, published_at, id)
+    ) WITHOUT ROWID;
+    """,
 )
 
 INSERT_TRADE = (

@@ -20,6 +20,8 @@ import aiosqlite
 from cryptoviz.errors import StorageError, StorageUnavailable
 from cryptoviz.models import INTERVALS, Candle, Stats24h, SymbolInfo, Trade
 from cryptoviz.storage import schema
+from cryptoviz.storage.sqlite_indicators import SQLiteIndicators
+from cryptoviz.storage.sqlite_news import SQLiteNews
 from cryptoviz.storage.stats import stats_from_parts
 
 log = logging.getLogger(__name__)
@@ -45,6 +47,8 @@ class SQLiteStorage:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()  # one transaction at a time on the writer connection
+        self.indicators = SQLiteIndicators(self)
+        self.news = SQLiteNews(self)
 
     async def open(self) -> None:
         if self.path == ":memory:" or self.path.startswith("file:"):
@@ -104,7 +108,7 @@ class SQLiteStorage:
         async with self._r.execute("SELECT 1") as cur:
             await cur.fetchone()
 
-    async def _transaction(self, statements: Iterable[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
+    async def transaction(self, statements: Iterable[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
         """Run statements in one transaction; return the rows each changed."""
         conn = self._w
         async with self._write_lock:
@@ -151,7 +155,7 @@ class SQLiteStorage:
         step = schema.TRADES_PER_STATEMENT
         full = len(rows) // step * step
         grouped = [tuple(chain.from_iterable(rows[i : i + step])) for i in range(0, full, step)]
-        changed = await self._transaction(
+        changed = await self.transaction(
             [
                 (schema.INSERT_TRADES, grouped),
                 (schema.INSERT_TRADE, rows[full:]),
@@ -168,9 +172,9 @@ class SQLiteStorage:
              str(c.volume), c.trades, str(c.quote_volume), str(c.taker_buy_volume), c.closed, c.last_trade_id)
             for c in candles
         ]  # fmt: skip
-        await self._transaction([(schema.UPSERT_CANDLE, rows)])
+        await self.transaction([(schema.UPSERT_CANDLE, rows)])
 
-    async def _fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
+    async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
             async with self._r.execute(sql, params) as cur:
                 return list(await cur.fetchall())
@@ -183,25 +187,25 @@ class SQLiteStorage:
         lo = -1 if start is None else start
         hi = 2**62 if end is None else end
         if start is not None:
-            rows = await self._fetch(schema.CANDLES_FORWARD, (symbol, interval, lo, hi, limit))
+            rows = await self.fetch(schema.CANDLES_FORWARD, (symbol, interval, lo, hi, limit))
             return [_candle(r) for r in rows]
-        rows = await self._fetch(schema.CANDLES_BACKWARD, (symbol, interval, lo, hi, limit))
+        rows = await self.fetch(schema.CANDLES_BACKWARD, (symbol, interval, lo, hi, limit))
         return [_candle(r) for r in reversed(rows)]
 
     async def latest_candles(self, symbol: str) -> list[Candle]:
         found: list[Candle] = []
         for interval in INTERVALS:
-            found.extend(_candle(r) for r in await self._fetch(schema.LATEST_CANDLE, (symbol, interval)))
+            found.extend(_candle(r) for r in await self.fetch(schema.LATEST_CANDLE, (symbol, interval)))
         return found
 
     async def trades_after(self, symbol: str, trade_id: int, limit: int) -> list[Trade]:
-        return [_trade(r) for r in await self._fetch(schema.TRADES_AFTER, (symbol, trade_id, limit))]
+        return [_trade(r) for r in await self.fetch(schema.TRADES_AFTER, (symbol, trade_id, limit))]
 
     async def last_trade_ids(self) -> dict[tuple[str, str], int]:
-        pairs = await self._fetch("SELECT exchange, symbol FROM symbols", ())
+        pairs = await self.fetch("SELECT exchange, symbol FROM symbols", ())
         result: dict[tuple[str, str], int] = {}
         for exchange, symbol in pairs:
-            rows = await self._fetch(
+            rows = await self.fetch(
                 "SELECT max(trade_id) FROM trades WHERE exchange = ? AND symbol = ?", (exchange, symbol)
             )
             if rows and rows[0][0] is not None:
@@ -209,7 +213,7 @@ class SQLiteStorage:
         return result
 
     async def latest_trade(self, symbol: str) -> Trade | None:
-        rows = await self._fetch(schema.LATEST_TRADE, (symbol,))
+        rows = await self.fetch(schema.LATEST_TRADE, (symbol,))
         return _trade(rows[0]) if rows else None
 
     async def stats_24h(self, symbol: str) -> Stats24h | None:
@@ -219,27 +223,27 @@ class SQLiteStorage:
         start = last.time - DAY_MS
         minute = INTERVALS["1m"]
         first_full_minute = -(-start // minute) * minute
-        first = await self._fetch(
+        first = await self.fetch(
             "SELECT price FROM trades WHERE symbol = ? AND time >= ? ORDER BY time, trade_id LIMIT 1",
             (symbol, start),
         )
         candles = await self.candles(symbol, "1m", start=first_full_minute, end=last.time, limit=1441)
         if candles:
             edge_sql = "SELECT price, quantity FROM trades WHERE symbol = ? AND time >= ? AND time < ?"
-            head = await self._fetch(edge_sql, (symbol, start, first_full_minute))
-            tail = await self._fetch(
+            head = await self.fetch(edge_sql, (symbol, start, first_full_minute))
+            tail = await self.fetch(
                 "SELECT price, quantity FROM trades WHERE symbol = ? AND trade_id > ?",
                 (symbol, candles[-1].last_trade_id),
             )
             edges = head + tail
         else:
-            edges = await self._fetch(
+            edges = await self.fetch(
                 "SELECT price, quantity FROM trades WHERE symbol = ? AND time >= ?", (symbol, start)
             )
         return stats_from_parts(symbol, Decimal(first[0][0]), last.price, candles, edges)
 
     async def symbols(self) -> list[SymbolInfo]:
-        rows = await self._fetch(
+        rows = await self.fetch(
             "SELECT symbol, exchange, first_trade, last_trade FROM symbols ORDER BY symbol, exchange", ()
         )
         return [SymbolInfo(*row) for row in rows]
@@ -270,4 +274,4 @@ class SQLiteStorage:
                 " (SELECT max(open_time) FROM candles WHERE symbol = ? AND interval = ?) - ?"
             )
             params = (symbol, table_or_interval, symbol, table_or_interval, keep_ms)
-        return (await self._transaction([(sql, [params])]))[0]
+        return (await self.transaction([(sql, [params])]))[0]
