@@ -1,0 +1,1 @@
+"""The WebSocket hub: subscriptions, fan-out to clients, resume by sequence number."""
