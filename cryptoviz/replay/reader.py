@@ -7,9 +7,7 @@ file costs more than parsing the line does. `read_batches` is the replay's fast 
 
 from __future__ import annotations
 
-import gzip
-import io
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from functools import partial
 from itertools import chain
 from pathlib import Path
@@ -23,8 +21,8 @@ from cryptoviz.replay.formats import (
     parse_json_line,
     symbol_from_filename,
 )
+from cryptoviz.replay.inflate import Chunks
 
-_CHUNK = 1 << 18
 Parse = Callable[[bytes], Trade | Skipped]
 BlockParse = Callable[[list[bytes], dict[str, int]], list[Trade]]
 
@@ -37,29 +35,12 @@ class Batch(NamedTuple):
     skipped: dict[str, int]
 
 
-def _open(path: Path) -> io.BufferedIOBase:
-    if path.name.lower().endswith(".gz"):
-        return gzip.open(path, "rb")
-    return path.open("rb")
-
-
-def _chunks(stream: io.BufferedIOBase) -> Iterator[bytes]:
-    """Raw chunks. A truncated gzip (a recorder killed mid-write) just ends the data: its
-    cut-off last line then parses as malformed."""
-    while True:
-        try:
-            chunk = stream.read1(_CHUNK)
-        except EOFError:
-            return
-        if not chunk:
-            return
-        yield chunk
-
-
-def _blocks(stream: io.BufferedIOBase) -> Iterator[list[bytes]]:
-    """Lists of lines without their newline, one per chunk; a last line without a newline counts."""
+def _blocks(chunks: Iterable[bytes]) -> Iterator[list[bytes]]:
+    """Lists of lines without their newline, one per chunk; a last line without a newline
+    counts. A truncated gzip (a recorder killed mid-write) just ends the data: its cut-off
+    last line then parses as malformed."""
     pending = b""
-    for chunk in _chunks(stream):
+    for chunk in chunks:
         lines = (pending + chunk).split(b"\n")
         pending = lines.pop()
         if lines:
@@ -72,12 +53,10 @@ def _is_csv_name(path: Path) -> bool:
     return path.name.lower().endswith((".csv", ".csv.gz"))
 
 
-def _plan(
-    path: Path, exchange: str, stream: io.BufferedIOBase
-) -> tuple[Parse, BlockParse, Iterator[list[bytes]]]:
+def _plan(path: Path, exchange: str, chunks: Chunks) -> tuple[Parse, BlockParse, Iterator[list[bytes]]]:
     """Pick the parser: CSV by extension (`.csv`, `.csv.gz`) or when the first non-empty line
     holds no `{`; JSON lines otherwise. Returns it per line and per block of lines."""
-    blocks = _blocks(stream)
+    blocks = _blocks(chunks)
     first = next(blocks, [])
     is_csv = _is_csv_name(path)
     if not is_csv:
@@ -114,8 +93,8 @@ def read_batches(path: str | Path, exchange: str = "binance") -> Generator[Batch
     The file opens on the first iteration; the replay checks files are readable first.
     """
     path = Path(path)
-    with _open(path) as stream:
-        _, parse_block, blocks = _plan(path, exchange, stream)
+    with Chunks(path) as chunks:
+        _, parse_block, blocks = _plan(path, exchange, chunks)
         for block in blocks:
             skipped: dict[str, int] = {}
             yield Batch(parse_block(block, skipped), len(block), skipped)
@@ -128,21 +107,21 @@ def read_file(path: str | Path, exchange: str = "binance") -> Generator[Trade | 
     than on first iteration; it is closed when the iterator is exhausted, closed or dropped.
     """
     path = Path(path)
-    stream = _open(path)
+    chunks = Chunks(path)
     try:
-        parse, _, blocks = _plan(path, exchange, stream)
+        parse, _, blocks = _plan(path, exchange, chunks)
     except BaseException:
-        stream.close()
+        chunks.close()
         raise
-    items = _parse_all(stream, blocks, parse)
+    items = _parse_all(chunks, blocks, parse)
     next(items)  # run it into its `with`, so closing or dropping it closes the file
     return items
 
 
 def _parse_all(
-    stream: io.BufferedIOBase, blocks: Iterator[list[bytes]], parse: Parse
+    chunks: Chunks, blocks: Iterator[list[bytes]], parse: Parse
 ) -> Generator[Trade | Skipped, None, None]:
-    with stream:
+    with chunks:
         yield Skipped("empty")  # priming item, discarded by read_file
         for block in blocks:
             for line in block:
@@ -153,8 +132,8 @@ def count_lines(path: str | Path) -> int:
     """Number of lines `read_file` will yield, for a progress bar (decompresses `.gz`)."""
     count = 0
     last = b"\n"
-    with _open(Path(path)) as stream:
-        for chunk in _chunks(stream):
+    with Chunks(Path(path)) as chunks:
+        for chunk in chunks:
             count += chunk.count(b"\n")
             last = chunk
     return count + (not last.endswith(b"\n"))
