@@ -11,11 +11,29 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Final, Literal
+from typing import Final, Literal
 
 import msgspec
 
+from cryptoviz.exchanges.binance import (
+    INT_MAX,
+    MAX_DIGITS,
+    TIME_END,
+    TIME_LOW,
+    WRAPPED,
+    AggTradeMsg,
+    TradeMsg,
+    WrappedAggTrade,
+    WrappedTrade,
+    amount_problem,
+    epoch_to_ms,
+    short,
+    time_problem,
+    trade_from_msg,
+)
 from cryptoviz.models import Trade
+
+__all__ = ["CsvParser", "Skipped", "epoch_to_ms", "parse_json_block", "parse_json_line", "symbol_from_filename"]
 
 
 class Skipped(msgspec.Struct, frozen=True, gc=False):
@@ -27,19 +45,8 @@ class Skipped(msgspec.Struct, frozen=True, gc=False):
 
 EMPTY: Final = Skipped("empty")
 
-# Bounds on what a trade may carry, so that nothing downstream can fail on it: SQLite's
-# INTEGER is a signed 64-bit integer, and the candle aggregator multiplies price by
-# quantity in an exact decimal context (at most 30 + 30 digits fit its precision).
-_INT_MAX: Final = 2**63 - 1
-_TIME_LOW: Final = 946_684_800_000  # 2000-01-01T00:00:00Z in epoch ms
-_TIME_END: Final = 4_102_444_800_000  # 2100-01-01T00:00:00Z in epoch ms
-_MAX_DIGITS: Final = 30  # significant digits of a price or quantity
-_MAX_ADJUSTED: Final = 30  # |Decimal.adjusted()| of a price or quantity
-_AMOUNT_LOW: Final = Decimal("1E-30")  # positive amounts with an adjusted exponent >= -30
-_AMOUNT_END: Final = Decimal("1E+31")  # ... and <= 30
-
-# A JSON id or time: msgspec checks the range while decoding, at no measurable cost.
-_UInt63 = Annotated[int, msgspec.Meta(ge=0, le=_INT_MAX)]
+# Trade payloads, their bounds and their validation are Binance's wire format, shared with
+# the live collector: see `cryptoviz.exchanges.binance`.
 
 
 class _Envelope(msgspec.Struct, gc=False):
@@ -52,45 +59,12 @@ class _Envelope(msgspec.Struct, gc=False):
     id: msgspec.Raw = msgspec.Raw()  # a subscription reply, {"result":null,"id":1}
 
 
-class _TradeMsg(msgspec.Struct, kw_only=True, gc=False):
-    s: str
-    t: _UInt63
-    p: Decimal
-    q: Decimal
-    trade_time: _UInt63 = msgspec.field(name="T")
-    m: bool
-    event_time: _UInt63 = msgspec.field(default=0, name="E")
-
-
-class _AggTradeMsg(msgspec.Struct, kw_only=True, gc=False):
-    s: str
-    a: _UInt63
-    p: Decimal
-    q: Decimal
-    f: _UInt63
-    l: _UInt63  # noqa: E741 - Binance's key
-    trade_time: _UInt63 = msgspec.field(name="T")
-    m: bool
-    event_time: _UInt63 = msgspec.field(default=0, name="E")
-
-
 _ENVELOPE: Final = msgspec.json.Decoder(_Envelope)
-_TRADE: Final = msgspec.json.Decoder(_TradeMsg)
-_AGG_TRADE: Final = msgspec.json.Decoder(_AggTradeMsg)
+_TRADE: Final = msgspec.json.Decoder(TradeMsg)
+_AGG_TRADE: Final = msgspec.json.Decoder(AggTradeMsg)
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_MS: Final = timedelta(milliseconds=1)
 _EPOCH_TEXT: Final = re.compile(r"\d+(?:\.\d*)?")
-
-
-def epoch_to_ms(value: int | Decimal) -> int:
-    """Epoch seconds, ms, µs or ns (told apart by magnitude) to epoch ms, rounding down."""
-    if value < 100_000_000_000:  # < 1e11: seconds (1e11 ms would be 1973)
-        return int(value * 1000)
-    if value < 100_000_000_000_000:  # < 1e14: milliseconds
-        return int(value)
-    if value < 100_000_000_000_000_000:  # < 1e17: microseconds (newer Binance dumps)
-        return int(value // 1000)
-    return int(value // 1_000_000)
 
 
 def _prefix_ms(prefix: bytes) -> int:
@@ -120,88 +94,18 @@ def _from_payload(kind: str, payload: bytes | msgspec.Raw, exchange: str, prefix
     return _to_trade(msg, exchange, prefix)
 
 
-def _short(value: object) -> str:
-    text = str(value)
-    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} chars)"
-
-
-def _amount_problem(price: Decimal, quantity: Decimal) -> str:
-    """Why a price or quantity is unusable (see `_MAX_DIGITS`); "" if both are fine.
-
-    The exact check, kept off the hot path: callers first try a cheap sufficient test.
-    """
-    if not (price.is_finite() and quantity.is_finite() and price > 0 and quantity >= 0):
-        return f"need price > 0 and quantity >= 0: p={_short(price)} q={_short(quantity)}"
-    for name, value in (("price", price), ("quantity", quantity)):
-        if (digits := len(value.as_tuple().digits)) > _MAX_DIGITS:
-            return f"{name} has {digits} significant digits (at most {_MAX_DIGITS}): {_short(value)}"
-        if not -_MAX_ADJUSTED <= value.adjusted() <= _MAX_ADJUSTED:
-            return f"{name} {_short(value)} is out of range (exponent outside ±{_MAX_ADJUSTED})"
-    return ""
-
-
-def _time_problem(raw: object) -> str:
-    return f"trade time {_short(raw)} is not within 2000-01-01..2100-01-01 (as epoch s, ms, µs or ns)"
-
-
-def _to_trade(msg: _TradeMsg | _AggTradeMsg, exchange: str, prefix: bytes) -> Trade | Skipped:
-    # Ids and times are within [0, 2**63) already: see `_UInt63`.
-    if isinstance(msg, _TradeMsg):
-        trade_id, count = msg.t, 1
-    else:
-        if not 0 <= msg.l - msg.f < _INT_MAX:  # the count, l - f + 1, must fit as well
-            return Skipped("malformed", f"bad trade id range: first {msg.f}, last {msg.l}")
-        trade_id, count = msg.a, msg.l - msg.f + 1
-    price, quantity = msg.p, msg.q
-    # A sufficient test first: adjusted exponent within ±30 (the bounds, which also exclude
-    # infinities) and at most 30 characters, so at most 30 digits. Anything else, a zero
-    # quantity included, gets the exact test.
-    try:
-        plain = (
-            _AMOUNT_LOW <= price < _AMOUNT_END
-            and _AMOUNT_LOW <= quantity < _AMOUNT_END
-            and len(str(price)) <= _MAX_DIGITS
-            and len(str(quantity)) <= _MAX_DIGITS
-        )
-    except ArithmeticError:  # decimal.InvalidOperation: NaN does not compare
-        plain = False
-    if not plain and (problem := _amount_problem(price, quantity)):
-        return Skipped("malformed", problem)
-    time = msg.trade_time
-    if not _TIME_LOW <= time < _TIME_END:  # not epoch ms of this century: maybe s, µs or ns
-        time = epoch_to_ms(time)
-        if not _TIME_LOW <= time < _TIME_END:
-            return Skipped("malformed", _time_problem(msg.trade_time))
-    event_time = msg.event_time  # 0: unknown
-    if event_time and not _TIME_LOW <= event_time < _TIME_END:
-        event_time = epoch_to_ms(event_time)
+def _to_trade(msg: TradeMsg | AggTradeMsg, exchange: str, prefix: bytes) -> Trade | Skipped:
     received_at = 0
     if prefix:  # read only for trades: most lines of a recording are ignored streams
         received_at = _prefix_ms(prefix)
-        if not 0 <= received_at <= _INT_MAX:
+        if not 0 <= received_at <= INT_MAX:
             return Skipped("malformed", f"unreadable receive-time prefix {prefix[:40]!r}")
-    symbol = msg.s if msg.s.isupper() else msg.s.upper()
-    return Trade(exchange, symbol, trade_id, price, quantity, time, msg.m, count, event_time, received_at)
-
-
-class _WrappedTrade(msgspec.Struct, gc=False):
-    stream: str
-    data: _TradeMsg
-
-
-class _WrappedAggTrade(msgspec.Struct, gc=False):
-    stream: str
-    data: _AggTradeMsg
-
-
-_WRAPPED: Final[dict[bytes, msgspec.json.Decoder[_WrappedTrade] | msgspec.json.Decoder[_WrappedAggTrade]]] = {
-    b"trade": msgspec.json.Decoder(_WrappedTrade),
-    b"aggTrade": msgspec.json.Decoder(_WrappedAggTrade),
-}
+    result = trade_from_msg(msg, exchange, received_at)
+    return result if isinstance(result, Trade) else Skipped("malformed", result)
 
 
 _STREAM_KEY: Final = b'{"stream":"'
-_Route = Skipped | msgspec.json.Decoder[_WrappedTrade] | msgspec.json.Decoder[_WrappedAggTrade]
+_Route = Skipped | msgspec.json.Decoder[WrappedTrade] | msgspec.json.Decoder[WrappedAggTrade]
 _ROUTES: dict[bytes, _Route] = {}
 _MAX_ROUTES: Final = 4096
 
@@ -216,7 +120,7 @@ def _route(body: bytes) -> _Route | None:
         if not name or not name.isascii() or len(_ROUTES) >= _MAX_ROUTES:
             return None
         kind = name[name.find(b"@") + 1 :]
-        route = _ROUTES[name] = _WRAPPED.get(kind) or Skipped("ignored_stream", name.decode())
+        route = _ROUTES[name] = WRAPPED.get(kind) or Skipped("ignored_stream", name.decode())
     return route
 
 
@@ -289,9 +193,21 @@ def parse_json_block(lines: list[bytes], exchange: str, skipped: dict[str, int])
         ):
             name_start = start + key_len
             route = routes.get(line[name_start : line.find(b'"', name_start)])
-            if route.__class__ is Skipped:
+            if isinstance(route, Skipped):
                 ignored += 1
                 continue
+            if route is not None:  # a trade stream seen before: decode in one pass
+                try:
+                    wrapped = route.decode(line[start:] if start else line)
+                except ValueError:
+                    pass  # the general path below says what is wrong
+                else:
+                    item = _to_trade(wrapped.data, exchange, line[:start])
+                    if isinstance(item, Trade):
+                        append(item)
+                    else:
+                        skipped[item.reason] = skipped.get(item.reason, 0) + 1
+                    continue
         item = parse_json_line(line, exchange)
         if isinstance(item, Trade):
             append(item)
@@ -325,7 +241,7 @@ def _uint63(field: bytes) -> int | None:
         if len(field) > 19:
             return None
     value = int(field)
-    return value if value <= _INT_MAX else None
+    return value if value <= INT_MAX else None
 
 
 def symbol_from_filename(path: str | Path) -> str | None:
@@ -361,7 +277,7 @@ class CsvParser:
             self.layout = "aggTrades"
             trade_id, price, quantity, first, last, time, maker, _ = match.groups()
             first_id, last_id = _uint63(first), _uint63(last)
-            if first_id is None or last_id is None or not 0 <= last_id - first_id < _INT_MAX:
+            if first_id is None or last_id is None or not 0 <= last_id - first_id < INT_MAX:
                 return Skipped("malformed", f"bad trade id range: first {first[:40]!r}, last {last[:40]!r}")
             return self._trade(trade_id, price, quantity, time, maker, last_id - first_id + 1)
         if self.layout != "aggTrades" and (match := _TRADE_ROW.fullmatch(row)):
@@ -382,15 +298,15 @@ class CsvParser:
             )
         ident = _uint63(trade_id)
         if ident is None:
-            return Skipped("malformed", f"trade id {_short(trade_id.decode())} is not below 2**63")
+            return Skipped("malformed", f"trade id {short(trade_id.decode())} is not below 2**63")
         raw_time = _uint63(time)
         ms = -1 if raw_time is None else epoch_to_ms(raw_time)
-        if not _TIME_LOW <= ms < _TIME_END:
-            return Skipped("malformed", _time_problem(time.decode()))
+        if not TIME_LOW <= ms < TIME_END:
+            return Skipped("malformed", time_problem(time.decode()))
         exact_price, exact_quantity = Decimal(price.decode()), Decimal(quantity.decode())
         # Without an exponent, at most 30 characters means at most 30 digits, exponent within ±30.
-        if not (len(price) <= _MAX_DIGITS and len(quantity) <= _MAX_DIGITS and exact_price) and (
-            problem := _amount_problem(exact_price, exact_quantity)
+        if not (len(price) <= MAX_DIGITS and len(quantity) <= MAX_DIGITS and exact_price) and (
+            problem := amount_problem(exact_price, exact_quantity)
         ):
             return Skipped("malformed", problem)
         return Trade(
