@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
+from cryptoviz.market.runs import Run, fold_into_runs
 from cryptoviz.models import INTERVALS, Candle, Trade
 
 EXACT = decimal.Context(
@@ -43,14 +44,22 @@ class CandleAggregator:
     """
 
     def __init__(
-        self, intervals: Sequence[str] = tuple(INTERVALS), grace_ms: int = 2000, max_gap_fill: int = 200_000
+        self,
+        intervals: Sequence[str] = tuple(INTERVALS),
+        grace_ms: int = 2000,
+        max_gap_fill: int = 200_000,
+        *,
+        fold_runs: bool = True,
     ) -> None:
+        """`fold_runs=False` folds every trade into every interval: the plain reference
+        path, several times slower, which tests compare the run path against."""
         unknown = [i for i in intervals if i not in INTERVALS]
         if unknown:
             raise ValueError(f"unknown intervals {unknown}; expected some of {list(INTERVALS)}")
         self.intervals = tuple(sorted(set(intervals), key=INTERVALS.__getitem__))
         self.grace_ms = grace_ms
         self.max_gap_fill = max_gap_fill
+        self.fold_runs = fold_runs
         self._owner: dict[str, str] = {}
         """The exchange whose trades make each symbol's candles (ids are only ordered per exchange)."""
         self._series: dict[str, list[_Series]] = {}
@@ -116,14 +125,96 @@ class CandleAggregator:
             for symbol, group in groups.items():
                 quotes = [t.price * t.quantity for t in group]
                 latest = self._latest_time.get(symbol, group[0].time)
-                for series in self._series_of(symbol):
-                    self._fold(series, group, quotes, latest, out)
+                all_series = self._series_of(symbol)
+                if self.fold_runs:
+                    runs = fold_into_runs(group, quotes, all_series[0].length)
+                    for series in all_series:
+                        self._fold_runs(series, runs, group, quotes, latest, out)
+                else:
+                    for series in all_series:
+                        if self._fold(series, group, quotes, latest, out) and series.current is not None:
+                            out.append(series.current.copy())
                 self._latest_time[symbol] = max(latest, max(t.time for t in group))
         return out
 
-    def _fold(
-        self, series: _Series, group: list[Trade], quotes: list[Decimal], latest: int, out: list[Candle]
+    def _fold_runs(
+        self,
+        series: _Series,
+        runs: list[Run],
+        group: list[Trade],
+        quotes: list[Decimal],
+        latest: int,
+        out: list[Candle],
     ) -> None:
+        """Fold runs into one series. A run holding ids the series already counted (a
+        redelivery, a restart's overlap) takes the per-trade path, which skips them."""
+        length = series.length
+        dirty = False
+        seen = latest
+        for run in runs:
+            before = seen
+            if run.max_time > seen:
+                seen = run.max_time
+            current = series.current
+            if current is not None and run.first_id <= current.last_trade_id:
+                trades = group[run.start : run.stop]
+                dirty |= self._fold(series, trades, quotes[run.start : run.stop], before, out)
+                continue
+            start = run.window - run.window % length
+            if current is None or start > current.open_time:
+                if current is not None:
+                    self._roll(series, start, out)
+                series.current = Candle(
+                    symbol=group[run.start].symbol, interval=_NAMES[length], open_time=start,
+                    open=run.open, high=run.high, low=run.low, close=run.close, volume=run.volume,
+                    trades=run.count, quote_volume=run.quote, taker_buy_volume=run.taker, closed=False,
+                    last_trade_id=run.last_id,
+                )  # fmt: skip
+            elif start == current.open_time:
+                if run.high > current.high:
+                    current.high = run.high
+                if run.low < current.low:
+                    current.low = run.low
+                current.close = run.close
+                current.volume += run.volume
+                current.quote_volume += run.quote
+                current.taker_buy_volume += run.taker
+                current.trades += run.count
+                current.last_trade_id = run.last_id
+            else:
+                self._late_run(series, run, start, seen, out)
+                continue
+            dirty = True
+        if dirty and series.current is not None:
+            out.append(series.current.copy())
+
+    def _late_run(self, series: _Series, run: Run, start: int, latest: int, out: list[Candle]) -> None:
+        """A run for an earlier window: amend the candle closed just before, within the grace."""
+        current = series.current
+        assert current is not None
+        current.last_trade_id = run.last_id
+        previous = series.previous
+        if previous is None or previous.open_time != start or latest - start - series.length > self.grace_ms:
+            self.late_dropped += run.stop - run.start
+            return
+        previous.high = max(previous.high, run.high)
+        previous.low = min(previous.low, run.low)
+        previous.close = run.close
+        previous.volume += run.volume
+        previous.quote_volume += run.quote
+        previous.taker_buy_volume += run.taker
+        previous.trades += run.count
+        previous.last_trade_id = run.last_id
+        out.append(previous.copy())  # an amended closed candle is published again
+
+    def _fold(
+        self,
+        series: _Series,
+        group: list[Trade],
+        quotes: list[Decimal],
+        latest: int,
+        out: list[Candle],
+    ) -> bool:
         """Fold a symbol's trades into one series. The forming candle's fields live in locals
         while trades stay in its window: this loop runs once per trade per interval."""
         length = series.length
@@ -177,8 +268,7 @@ class CandleAggregator:
                     seen = max(latest, *(t.time for t in group[: i + 1]))
                     self._late(series, trade, quotes[i], start, seen, out)
                 i += 1
-        if dirty and series.current is not None:
-            out.append(series.current.copy())
+        return dirty
 
     def _late(
         self, series: _Series, trade: Trade, quote: Decimal, start: int, latest: int, out: list[Candle]
