@@ -1,0 +1,1 @@
+"""Local fakes of external services, played from real recordings, for the tests."""
