@@ -196,6 +196,39 @@ def test_sigterm_exits_0_and_stores_every_published_trade_and_forming_candle(dem
             assert {last for _, last in by_interval.values()} == {last_id}, f"{symbol}: {by_interval}"
 
 
+def _worker_pids(parent: int) -> list[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children")
+    return [int(pid) for pid in children.read_text().split()] if children.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+def test_sigkill_of_the_main_process_stops_the_worker_gracefully(demo_server: Server) -> None:
+    """granian runs the app in a worker process: a main process killed outright must not
+    leave it behind holding the port and writing to the database; it stops and flushes."""
+    workers = wait_for(lambda: _worker_pids(demo_server.proc.pid), "a worker process", demo_server, 10)
+    wait_for(lambda: ready_details(demo_server)["plugins"]["simulator"]["published"] >= 100,
+             "100 trades published", demo_server, READY_DEADLINE_S)  # fmt: skip
+    demo_server.proc.send_signal(signal.SIGKILL)
+    demo_server.proc.wait(timeout=STOP_DEADLINE_S)
+    deadline = time.monotonic() + STOP_DEADLINE_S
+    while any(_alive(pid) for pid in workers):
+        assert time.monotonic() < deadline, (
+            f"worker still running after its parent died:\n{demo_server.output()}"
+        )
+        time.sleep(POLL_S)
+    assert "stopping plugin simulator" in demo_server.output()  # the graceful shutdown ran
+    with closing(sqlite3.connect(f"file:{demo_server.db}?mode=ro", uri=True)) as conn:
+        assert conn.execute("SELECT count(*) FROM trades").fetchone()[0] >= 100
+
+
 @pytest.mark.parametrize("port", ["abc", "0", "65536"])
 def test_serve_refuses_a_bad_port_at_once_naming_the_key(port: str, tmp_path: Path) -> None:
     db = tmp_path / "never.db"
