@@ -33,8 +33,6 @@ from cryptoviz.exchanges.binance import (
 )
 from cryptoviz.models import Trade
 
-__all__ = ["CsvParser", "Skipped", "epoch_to_ms", "parse_json_block", "parse_json_line", "symbol_from_filename"]
-
 
 class Skipped(msgspec.Struct, frozen=True, gc=False):
     """A line that produced no trade, and why (the replay reports counts per reason)."""
