@@ -25,9 +25,18 @@ DATA = Path(os.environ.get("CRYPTOVIZ_TESTDATA", Path(__file__).resolve().parent
 RECORDING = DATA / "binance" / "usdm-btcusdt-20240808.recv.gz"
 
 
-def run_once(path: Path) -> tuple[float, dict[str, object]]:
+PIPELINE = '["trades", "candles"]'
+"""The core pipeline: dedup, trades stored, candles of all seven intervals stored."""
+WITH_INDICATORS = '["trades", "candles", "indicators"]'
+
+
+def run_once(path: Path, handlers: str = PIPELINE) -> tuple[float, dict[str, object]]:
     with tempfile.TemporaryDirectory() as tmp:
-        env = {"CRYPTOVIZ_STORAGE__SQLITE_PATH": f"{tmp}/bench.db", "CRYPTOVIZ_LOG__LEVEL": "warning"}
+        env = {
+            "CRYPTOVIZ_STORAGE__SQLITE_PATH": f"{tmp}/bench.db",
+            "CRYPTOVIZ_LOG__LEVEL": "warning",
+            "CRYPTOVIZ_PLUGINS__ENABLED": handlers,
+        }
         config = load_config(None, env)
         plugins = replay_plugins(config, [str(path)], speed=0.0)
         started = time.perf_counter()
@@ -39,18 +48,21 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--indicators", action="store_true", help="also compute and store indicators")
     args = parser.parse_args()
     if not RECORDING.exists():
         print(f"recording not found: {RECORDING} (set CRYPTOVIZ_TESTDATA)", file=sys.stderr)
         return 1
+    handlers = WITH_INDICATORS if args.indicators else PIPELINE
+    print(f"handlers: {handlers}")
     if args.profile:
         profiler = cProfile.Profile()
-        profiler.runcall(run_once, RECORDING)
+        profiler.runcall(run_once, RECORDING, handlers)
         pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
         return 0
     rates = []
     for _ in range(args.runs):
-        seconds, summary = run_once(RECORDING)
+        seconds, summary = run_once(RECORDING, handlers)
         trades = int(summary["ingested"])  # type: ignore[call-overload]
         rates.append(trades / seconds)
         print(f"replay {trades:,} trades in {seconds:.3f}s: {trades / seconds:,.0f} trades/s")
