@@ -39,6 +39,13 @@ class StorageConfig(_Section):
     backend: Literal["sqlite", "postgres"] = "sqlite"
     sqlite_path: str = "var/cryptoviz.db"
     postgres_dsn: str = "postgresql://cryptoviz@127.0.0.1:5432/cryptoviz"
+    postgres_pool_min: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 1
+    postgres_pool_max: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+    """Connections per instance at most: handlers write in parallel, the API reads beside them."""
+    postgres_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
+    """A statement, connect or pool wait slower than this fails and is retried."""
+    postgres_timescaledb: bool = True
+    """Lay the tables out as TimescaleDB hypertables when the server has the extension."""
     batch_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 2000
     """Rows per write transaction at most."""
     flush_ms: Annotated[int, msgspec.Meta(ge=1, le=60_000)] = 200
@@ -55,6 +62,10 @@ class DedupConfig(_Section):
     redis_url: str = "redis://127.0.0.1:6379/0"
     max_entries: Annotated[int, msgspec.Meta(ge=1, le=100_000_000)] = 1_000_000
     ttl_seconds: Annotated[float, msgspec.Meta(gt=0)] = 86400.0
+    redis_key_prefix: str = "cryptoviz:dedup"
+    """Redis keys are `<prefix>:<exchange>:<symbol>:<trade id>` (news: `<prefix>:news:<id>`)."""
+    redis_timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0
+    """A Redis call slower than this counts as Redis being away: the local cache takes over."""
 
 
 class BusConfig(_Section):
@@ -64,11 +75,40 @@ class BusConfig(_Section):
     queue_batches: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 64
     """Batches a subscriber may have pending before producers wait (memory bus)."""
     max_batch: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 1000
-    """Messages per published batch at most."""
+    """Messages per published batch at most (memory), per batch read (Kafka)."""
+    kafka_topic_prefix: str = ""
+    """Prepended to every topic name, so several deployments can share one cluster."""
+    kafka_partitions: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 6
+    """Partitions of each topic the bus creates: the most consumers of one group that get work."""
+    kafka_replication: Annotated[int, msgspec.Meta(ge=1, le=32)] = 1
+    kafka_retention_hours: Annotated[float, msgspec.Meta(gt=0)] = 168.0
+    kafka_linger_ms: Annotated[int, msgspec.Meta(ge=0, le=60_000)] = 20
+    """How long the producer waits to fill a batch before sending it."""
+    kafka_compression: Literal["none", "gzip", "snappy", "lz4", "zstd"] = "lz4"
+
+
+class HubConfig(_Section):
+    """The WebSocket hub's limits (see the README's hub section)."""
+
+    max_connections: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10_000
+    max_subscriptions: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+    """Subscriptions one connection may hold."""
+    send_buffer: Annotated[int, msgspec.Meta(ge=8, le=1_000_000)] = 1000
+    """Messages waiting for one client at most; beyond, candles are coalesced and trades dropped."""
+    history: Annotated[int, msgspec.Meta(ge=0, le=1_000_000)] = 1000
+    """Messages kept per stream for `since_seq` resumes."""
+    max_message_bytes: Annotated[int, msgspec.Meta(ge=64, le=1_000_000)] = 512
+    read_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    ping_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    write_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 10.0
+    close_timeout_seconds: Annotated[float, msgspec.Meta(gt=0)] = 2.0
+    """How long a client the hub closes (shutdown, slow, silent) is given to take its close frame."""
 
 
 class PluginsConfig(_Section):
-    enabled: list[str] = msgspec.field(default_factory=lambda: ["simulator", "trades", "candles"])
+    enabled: list[str] = msgspec.field(
+        default_factory=lambda: ["binance", "trades", "candles", "indicators", "news", "dashboard"]
+    )
     folder: str = ""
     """An extra folder of plugin modules (`*.py`), loaded like the built-ins."""
     settings: dict[str, dict[str, Any]] = msgspec.field(default_factory=dict)
@@ -84,6 +124,7 @@ class Config(_Section):
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
     dedup: DedupConfig = msgspec.field(default_factory=DedupConfig)
     bus: BusConfig = msgspec.field(default_factory=BusConfig)
+    hub: HubConfig = msgspec.field(default_factory=HubConfig)
     plugins: PluginsConfig = msgspec.field(default_factory=PluginsConfig)
     log: LogConfig = msgspec.field(default_factory=LogConfig)
 

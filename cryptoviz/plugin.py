@@ -10,16 +10,18 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from cryptoviz.config import Config, convert_section
 from cryptoviz.errors import PluginError
 
 if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
     from cryptoviz.bus.base import Bus
     from cryptoviz.dedup.base import Dedup
     from cryptoviz.storage.base import Storage
@@ -59,6 +61,23 @@ class PluginInstance(Protocol):
 
     def status(self) -> dict[str, Any]:
         """Details for /ready; `"ok": False` marks the plugin as failing."""
+
+
+@runtime_checkable
+class WebPluginInstance(PluginInstance, Protocol):
+    """A `web` plugin also contributes HTTP routes, collected by `create_app`."""
+
+    def route_handlers(self) -> Sequence[ControllerRouterHandler]:
+        """Route handlers to mount next to the core API; called once, before the app starts."""
+
+
+def plugin_routes(instances: Iterable[PluginInstance]) -> list[ControllerRouterHandler]:
+    """The route handlers of every plugin instance that has `route_handlers()`."""
+    routes: list[ControllerRouterHandler] = []
+    for instance in instances:
+        if isinstance(instance, WebPluginInstance):
+            routes.extend(instance.route_handlers())
+    return routes
 
 
 @dataclass(frozen=True)

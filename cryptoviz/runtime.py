@@ -18,6 +18,8 @@ from cryptoviz.config import Config
 from cryptoviz.dedup.base import Dedup
 from cryptoviz.dedup.memory import MemoryDedup
 from cryptoviz.errors import ConfigError
+from cryptoviz.hub.feed import HubFeed
+from cryptoviz.hub.hub import Hub
 from cryptoviz.plugin import COLLECTOR_KINDS, LoadedPlugin, PluginContext, PluginInstance
 from cryptoviz.storage.base import Storage
 from cryptoviz.storage.sqlite import SQLiteStorage
@@ -28,21 +30,42 @@ log = logging.getLogger(__name__)
 
 
 def build_storage(config: Config) -> Storage:
-    if config.storage.backend == "sqlite":
-        return SQLiteStorage(config.storage.sqlite_path)
-    raise ConfigError(f"`storage.backend` = {config.storage.backend!r}: this build supports only 'sqlite'")
+    storage = config.storage
+    if storage.backend == "sqlite":
+        return SQLiteStorage(storage.sqlite_path)
+    if storage.backend == "postgres":
+        from cryptoviz.storage.postgres import PostgresStorage  # imported only when chosen
+
+        return PostgresStorage(
+            storage.postgres_dsn, pool_min=storage.postgres_pool_min, pool_max=storage.postgres_pool_max,
+            timeout_seconds=storage.postgres_timeout_seconds, timescaledb=storage.postgres_timescaledb,
+            trades_retention_days=storage.retention_days.get("trades", 0.0),
+        )  # fmt: skip
+    raise ConfigError(f"`storage.backend` = {storage.backend!r}: expected 'sqlite' or 'postgres'")
 
 
 def build_dedup(config: Config) -> Dedup:
-    if config.dedup.backend == "memory":
-        return MemoryDedup(config.dedup.max_entries, config.dedup.ttl_seconds)
-    raise ConfigError(f"`dedup.backend` = {config.dedup.backend!r}: this build supports only 'memory'")
+    dedup = config.dedup
+    if dedup.backend == "memory":
+        return MemoryDedup(dedup.max_entries, dedup.ttl_seconds)
+    if dedup.backend == "redis":
+        from cryptoviz.dedup.redis import RedisDedup  # imported only when chosen
+
+        return RedisDedup(
+            dedup.redis_url, ttl_seconds=dedup.ttl_seconds, max_entries=dedup.max_entries,
+            prefix=dedup.redis_key_prefix, timeout_seconds=dedup.redis_timeout_seconds,
+        )  # fmt: skip
+    raise ConfigError(f"`dedup.backend` = {dedup.backend!r}: expected 'memory' or 'redis'")
 
 
 def build_bus(config: Config) -> Bus:
     if config.bus.backend == "memory":
         return MemoryBus(config.bus.queue_batches, config.bus.max_batch)
-    raise ConfigError(f"`bus.backend` = {config.bus.backend!r}: this build supports only 'memory'")
+    if config.bus.backend == "kafka":
+        from cryptoviz.bus.kafka import KafkaBus  # imported only when chosen
+
+        return KafkaBus(config.bus)
+    raise ConfigError(f"`bus.backend` = {config.bus.backend!r}: expected 'memory' or 'kafka'")
 
 
 class Runtime:
@@ -56,6 +79,8 @@ class Runtime:
         self.dedup = build_dedup(config)
         self.bus = build_bus(config)
         self.tasks = Supervisor()
+        self.hub = Hub(config.hub)
+        self.hub_feed = HubFeed(self.hub)
         self.live = live
         self.drain_timeout = drain_timeout
         self.instances: dict[str, PluginInstance] = {p.spec.name: p.create() for p in plugins}
@@ -74,6 +99,8 @@ class Runtime:
         await self.storage.open()
         await self.dedup.start()
         await self.bus.start()
+        if self.live:  # the WebSocket hub reads the bus before any collector publishes
+            self.hub_feed.start(self.bus, self.tasks)
         ctx = self._ctx = PluginContext(
             self.config, self.bus, self.storage, self.dedup, self.tasks, now_ms, self.live
         )
@@ -87,6 +114,7 @@ class Runtime:
         except BaseException:
             for instance in reversed(started):
                 await instance.stop()
+            await self.hub_feed.stop()
             await self._close_backends()
             raise
         self.started_at = time.monotonic()
@@ -130,6 +158,7 @@ class Runtime:
                 )
             for name, instance in reversed(self._ordered(collectors=False)):
                 await self._stop_one(name, instance)
+            await self.hub_feed.stop()
         finally:
             await self.tasks.cancel_all()
             await self._close_backends()
@@ -159,7 +188,7 @@ class Runtime:
             ok = False
             details["storage"] = {"ok": False, "error": str(exc)}
         dedup = self.dedup.status()
-        details["dedup"] = {"ok": True, **dedup}
+        details["dedup"] = {"ok": True, "state": "degraded" if dedup.get("degraded") else "ok", **dedup}
         details["bus"] = {"ok": self.running, "backend": self.config.bus.backend, "queues": self.bus.depths()}
         plugins: dict[str, Any] = {}
         for name, instance in self.instances.items():

@@ -13,6 +13,7 @@ from cryptoviz.plugin import discover, select
 from cryptoviz.runtime import Runtime
 
 REPO = Path(__file__).resolve().parents[1]
+pytest_plugins = ["tests.servers"]  # postgres_dsn, redis_url, kafka_bootstrap: real servers on loopback
 
 
 def testdata_dir() -> Path:

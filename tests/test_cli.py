@@ -82,8 +82,11 @@ def test_plugins_lists_every_plugin_with_enabled_marks(tmp_path, enabled) -> Non
     result = run_cli(tmp_path, "plugins", **env)
     assert result.returncode == 0, result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
-    assert set(rows) == {"candles", "replay", "simulator", "trades"}
-    expected = {"simulator", "trades", "candles"} if enabled is None else set(enabled)
+    assert set(rows) == {
+        "binance", "candles", "dashboard", "indicators", "news", "replay", "simulator", "trades",
+    }  # fmt: skip
+    defaults = {"binance", "trades", "candles", "indicators", "news", "dashboard"}
+    expected = defaults if enabled is None else set(enabled)
     for name, line in rows.items():
         assert (line.split()[1] == "enabled") == (name in expected), line
         assert f"entry point cryptoviz_plugins.{name}:plugin" in line

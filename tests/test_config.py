@@ -31,7 +31,7 @@ def test_embedded_defaults_decode_to_a_config() -> None:
     assert isinstance(config, Config)
     assert config == load_config(None, {})
     assert config.server.port == 8080
-    assert config.plugins.enabled == ["simulator", "trades", "candles"]
+    assert config.plugins.enabled == ["binance", "trades", "candles", "indicators", "news", "dashboard"]
 
 
 def test_repo_config_toml_is_the_embedded_defaults() -> None:
@@ -47,7 +47,16 @@ def test_repo_config_toml_restates_the_struct_defaults() -> None:
     assert from_file.plugins.enabled == defaults.plugins.enabled
     assert from_file.plugins.folder == defaults.plugins.folder
     assert defaults.plugins.settings == {}
-    assert set(from_file.plugins.settings) == {"simulator", "replay", "trades", "candles"}
+    assert set(from_file.plugins.settings) == {
+        "simulator",
+        "replay",
+        "trades",
+        "candles",
+        "indicators",
+        "news",
+        "binance",
+        "dashboard",
+    }
 
 
 def test_repo_config_plugin_tables_restate_each_plugin_defaults() -> None:

@@ -60,4 +60,4 @@ def test_installed_wheel_runs_outside_the_checkout(wheel: Path, tmp_path: Path) 
     checked = subprocess.run(
         [*run, "check-config"], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
-    assert 'enabled = ["simulator", "trades", "candles"]' in checked.stdout
+    assert 'enabled = ["binance", "trades", "candles", "indicators", "news", "dashboard"]' in checked.stdout

@@ -14,8 +14,11 @@ from cryptoviz.plugin import ENTRY_POINT_GROUP, PluginContext, discover, select
 from cryptoviz.runtime import Runtime
 from tests.conftest import make_config
 
-BUILTINS = {"replay": "source", "simulator": "source", "trades": "handler", "candles": "handler"}
-AVAILABLE = "available: candles, replay, simulator, trades"
+BUILTINS = {
+    "replay": "source", "simulator": "source", "trades": "handler", "candles": "handler", "news": "feed",
+    "indicators": "handler", "dashboard": "web", "binance": "source",
+}  # fmt: skip
+AVAILABLE = "available: binance, candles, dashboard, indicators, news, replay, simulator, trades"
 
 ECHO = """
 import msgspec

@@ -23,6 +23,18 @@ class Subscription(Protocol):
     async def close(self) -> None:
         """Leave the group."""
 
+    @property
+    def generation(self) -> int:
+        """Changes whenever the group moves partitions to or from this consumer (a Kafka
+        rebalance), so a handler that keeps state per key knows it may now be stale.
+        Constant on the memory bus, whose groups never move work."""
+
+    async def wait_for_group(self, group: str) -> None:
+        """Wait until the consumer group `group` on the same topics has committed, on every
+        partition this consumer holds, at least what this consumer's group has: whatever
+        this group handled before the partitions came here, that one has handled too.
+        Returns at once on the memory bus; the caller bounds the wait."""
+
 
 class Bus(Protocol):
     async def start(self) -> None: ...

@@ -121,6 +121,10 @@ class KafkaBus:
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         await self._admin.ensure(self.topic_name(t) for t in topics)
 
+    async def group_offsets(self, group: str, partitions: Sequence[Any]) -> dict[Any, int]:
+        """What the consumer group `group` has committed on `partitions`, as the broker says."""
+        return await self._admin.committed(group, list(partitions))
+
     async def publish(self, topic: str, messages: Sequence[Any]) -> None:
         """Send in order and wait until the broker has every message, however long it is away."""
         if self.closed or self._producer is None:

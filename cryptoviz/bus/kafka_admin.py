@@ -152,6 +152,15 @@ class TopicAdmin:
             self._client = client
         return self._client
 
+    async def committed(self, group: str, partitions: list[Any]) -> dict[Any, int]:
+        """The offsets `group` has committed on `partitions`; a partition it never committed is absent."""
+        try:
+            found = await (await self._connected()).list_consumer_group_offsets(group, partitions=partitions)
+        except Exception:
+            await self.close()  # a fresh client next time: the old one may hold a dead connection
+            raise
+        return {tp: int(meta.offset) for tp, meta in found.items() if meta.offset >= 0}
+
     async def close(self) -> None:
         client, self._client = self._client, None
         if client is not None:

@@ -55,6 +55,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
         self._sub.revoked({(tp.topic, tp.partition) for tp in revoked})
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
+        self._sub.generation += 1
         try:
             await self._sub.position_new_group(self._consumer, list(assigned))
         except Exception as exc:  # the consumer then reads those partitions from their beginning
@@ -82,6 +83,8 @@ class KafkaSubscription:
         self._closed = False
         self.undecodable = 0
         self._since_ms = int(time.time() * 1000)
+        self.generation = 0
+        """Bumped when partitions are taken away and when new ones are given (see `Subscription`)."""
 
     async def get(self) -> tuple[str, list[Any]]:
         while not self._ready:
@@ -179,6 +182,7 @@ class KafkaSubscription:
     def revoked(self, partitions: set[tuple[str, int]]) -> None:
         """A rebalance took partitions away: what was fetched from them and not committed
         goes to their next owner, from the group's committed offset."""
+        self.generation += 1
         self._ready = deque(b for b in self._ready if not partitions & b[2].keys())
         for tp in partitions:
             self._handed.pop(tp, None)
@@ -212,6 +216,27 @@ class KafkaSubscription:
             key = (tp.topic, tp.partition)
             self.committed[key] = max(self.committed.get(key, 0), offset)
         self._bus._committed()
+
+    async def wait_for_group(self, group: str) -> None:
+        """Poll the broker until the group `<group_id>.<group>` has committed, on each partition
+        this consumer holds, at least this group's committed offset (see `Subscription`)."""
+        consumer = self._consumer
+        partitions = [] if consumer is None else list(consumer.assignment())
+        if consumer is None or not partitions:
+            return
+        other = f"{self._bus.config.group_id}.{group}"
+        target: dict[Any, int] | None = None
+        while True:
+            try:
+                if target is None:  # a partition this group never committed had no earlier owner
+                    committed = {tp: await consumer.committed(tp) for tp in partitions}
+                    target = {tp: int(offset) for tp, offset in committed.items() if offset is not None}
+                done = await self._bus.group_offsets(other, partitions)
+                if all(done.get(tp, -1) >= offset for tp, offset in target.items()):
+                    return
+            except (KafkaError, OSError) as exc:
+                log.warning("reading the offsets of group %s failed (%s); retrying", other, exc)
+            await asyncio.sleep(0.2)
 
     async def committed_on_broker(self, topic: str, partition: int) -> int | None:
         if self._consumer is None:

@@ -13,6 +13,8 @@ _CLOSED: Batch = ("", [])
 
 
 class MemorySubscription:
+    generation = 0  # one process, one consumer per group and topics: nothing ever moves
+
     def __init__(self, bus: MemoryBus, queue: asyncio.Queue[Batch]) -> None:
         self._bus = bus
         self._queue = queue
@@ -34,6 +36,9 @@ class MemorySubscription:
 
     async def close(self) -> None:
         await self.commit()
+
+    async def wait_for_group(self, group: str) -> None:
+        return  # no partition ever moves here: nothing to wait for
 
 
 class MemoryBus:

@@ -28,12 +28,14 @@ log = logging.getLogger(__name__)
 class _Series:
     """One (symbol, interval): the forming candle and the one closed just before it."""
 
-    __slots__ = ("current", "length", "previous")
+    __slots__ = ("amended", "current", "length", "previous")
 
     def __init__(self, length: int) -> None:
         self.length = length
         self.current: Candle | None = None
         self.previous: Candle | None = None
+        self.amended = False
+        """The forming candle got trades after the clock closed it: publish it again on roll."""
 
 
 class CandleAggregator:
@@ -171,6 +173,7 @@ class CandleAggregator:
                     last_trade_id=run.last_id,
                 )  # fmt: skip
             elif start == current.open_time:
+                series.amended |= current.closed
                 if run.high > current.high:
                     current.high = run.high
                 if run.low < current.low:
@@ -254,6 +257,8 @@ class CandleAggregator:
                 else:
                     break
                 i += 1
+            if current.closed and last_id != current.last_trade_id:
+                series.amended = True
             current.high, current.low, current.close = high, low, close
             current.volume, current.quote_volume, current.taker_buy_volume = volume, quote_volume, taker
             current.trades, current.last_trade_id = trades, last_id
@@ -323,9 +328,10 @@ class CandleAggregator:
         """Close the forming candle and fill the empty windows up to `start` with flat ones."""
         current = series.current
         assert current is not None
-        if not current.closed:
+        if not current.closed or series.amended:
             current.closed = True
             out.append(current.copy())
+            series.amended = False
         close = current.close
         first = current.open_time + series.length
         if (start - first) // series.length > self.max_gap_fill:

@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+import msgspec
+
 from cryptoviz.models import Candle, IndicatorPoint, NewsItem, Stats24h, SymbolInfo, Trade
+
+
+class SeriesState(msgspec.Struct, frozen=True):
+    """An indicator series' serialised state after the candle opened at `ts`."""
+
+    symbol: str
+    interval: str
+    ts: int
+    state: bytes
 
 
 class IndicatorStore(Protocol):
@@ -14,10 +25,21 @@ class IndicatorStore(Protocol):
     async def upsert(self, points: Sequence[IndicatorPoint]) -> None:
         """Insert or replace points by (symbol, interval, type, ts)."""
 
+    async def save(self, points: Sequence[IndicatorPoint], states: Sequence[SeriesState]) -> None:
+        """Upsert points and replace series states in one transaction, so a crash never
+        leaves a state that disagrees with the stored points."""
+
+    async def states(self) -> list[SeriesState]:
+        """Every stored series state."""
+
     async def points(
         self, symbol: str, kind: str, interval: str, *, start: int | None, end: int | None, limit: int
     ) -> list[IndicatorPoint]:
         """Points oldest first: from `start` forward when given, else the latest up to `end`."""
+
+    async def prune(self, retention_days: dict[str, float]) -> dict[str, int]:
+        """Delete points older than the retention of their interval, counted back from each
+        series' newest point; return the points deleted per interval."""
 
 
 class NewsStore(Protocol):
@@ -28,6 +50,9 @@ class NewsStore(Protocol):
 
     async def latest(self, *, limit: int, since: int | None, symbol: str | None) -> list[NewsItem]:
         """Items newest first, published at or after `since`, tagged with `symbol` when given."""
+
+    async def known(self, ids: Sequence[str]) -> set[str]:
+        """The ids among `ids` already stored (lets a collector publish only new articles)."""
 
 
 class Storage(Protocol):

@@ -46,19 +46,23 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (exchange, symbol)
     ) WITHOUT ROWID;
     """,
-    # 2: indicator points (final values only) and each series' resumable state
+    # 2: indicator points (final values only) and each series' resumable state. One row per
+    # candle, a column per value (NULL while an indicator warms up): a tenth of the write
+    # cost of one row per point.
     """
     CREATE TABLE indicators (
         symbol TEXT NOT NULL,
         interval TEXT NOT NULL,
-        type TEXT NOT NULL,
         ts INTEGER NOT NULL,
-        value REAL NOT NULL,
-        signal REAL,
-        histogram REAL,
-        upper REAL,
-        lower REAL,
-        PRIMARY KEY (symbol, interval, type, ts)
+        rsi REAL,
+        macd REAL,
+        macd_signal REAL,
+        macd_histogram REAL,
+        bollinger_middle REAL,
+        bollinger_upper REAL,
+        bollinger_lower REAL,
+        momentum REAL,
+        PRIMARY KEY (symbol, interval, ts)
     ) WITHOUT ROWID;
     CREATE TABLE indicator_state (
         symbol TEXT NOT NULL,
@@ -129,3 +133,44 @@ _TRADE = (
 )
 TRADES_AFTER = _TRADE + " AND trade_id > ? ORDER BY trade_id LIMIT ?"
 LATEST_TRADE = _TRADE + " ORDER BY time DESC, trade_id DESC LIMIT 1"
+INDICATOR_COLUMNS: dict[str, tuple[str, ...]] = {
+    "rsi": ("rsi",),
+    "macd": ("macd", "macd_signal", "macd_histogram"),
+    "bollinger": ("bollinger_middle", "bollinger_upper", "bollinger_lower"),
+    "momentum": ("momentum",),
+}
+"""Columns of each indicator type: its `value`, then `signal` and `histogram` or `upper` and `lower`."""
+INDICATOR_VALUES = tuple(c for columns in INDICATOR_COLUMNS.values() for c in columns)
+
+
+def _upsert_indicators(rows: int) -> str:
+    """A row sets the values it carries and keeps the others, so one type can be upserted
+    alone. Only this module's names and placeholders are joined, once, at import."""
+    row = "(" + ", ".join(["?"] * (3 + len(INDICATOR_VALUES))) + ")"
+    return (
+        f"INSERT INTO indicators (symbol, interval, ts, {', '.join(INDICATOR_VALUES)})"  # noqa: S608
+        f" VALUES {', '.join([row] * rows)} ON CONFLICT (symbol, interval, ts) DO UPDATE SET "
+        + ", ".join(f"{c} = coalesce(excluded.{c}, {c})" for c in INDICATOR_VALUES)
+    )
+
+
+INDICATOR_ROWS_PER_STATEMENT = 40
+"""Rows per multi-row upsert: 440 bound variables, under SQLite's smallest limit (999)."""
+UPSERT_INDICATORS = _upsert_indicators(INDICATOR_ROWS_PER_STATEMENT)
+UPSERT_INDICATOR = _upsert_indicators(1)
+UPSERT_INDICATOR_STATE = (
+    "INSERT OR REPLACE INTO indicator_state (symbol, interval, ts, state) VALUES (?, ?, ?, ?)"
+)
+INDICATOR_STATES = "SELECT symbol, interval, ts, state FROM indicator_state ORDER BY symbol, interval"
+INDICATORS_FORWARD = {
+    kind: f"SELECT ts, {', '.join(columns)} FROM indicators WHERE symbol = ? AND interval = ?"  # noqa: S608
+    f" AND {columns[0]} IS NOT NULL AND ts BETWEEN ? AND ? ORDER BY ts LIMIT ?"
+    for kind, columns in INDICATOR_COLUMNS.items()
+}
+INDICATORS_BACKWARD = {
+    kind: sql.replace("ORDER BY ts", "ORDER BY ts DESC") for kind, sql in INDICATORS_FORWARD.items()
+}
+PRUNE_INDICATORS = (
+    "DELETE FROM indicators WHERE symbol = ? AND interval = ? AND ts <"
+    " (SELECT max(ts) FROM indicators WHERE symbol = ? AND interval = ?) - ?"
+)
