@@ -4,7 +4,7 @@
 
 `--if-stale` (the default) builds when the files are missing or older than a source in
 `web/`; `--if-missing` only when they are missing (the build backend: a wheel always
-carries the dashboard). Dependencies come from `web/package-lock.json` with `npm ci`,
+carries the dashboard). Dependencies come from `web/package-lock.json` (`npm install --no-save`),
 again only when the lock file is newer than the installed tree. Standard library only,
 so it runs before any virtual environment exists.
 """
@@ -67,7 +67,7 @@ def _npm() -> str:
 
 def _run(args: list[str], node_env: str | None = None) -> None:
     """Runs npm with NODE_ENV as given: an inherited one (a test runner's "test") would make a
-    development build, and "production" would make `npm ci` skip the build tools."""
+    development build, and "production" would make npm skip the build tools."""
     print(f"web: {' '.join(args)}", file=sys.stderr, flush=True)
     env = {k: v for k, v in os.environ.items() if k != "NODE_ENV"}
     if node_env:
@@ -79,14 +79,18 @@ def _run(args: list[str], node_env: str | None = None) -> None:
 
 
 def install_dependencies() -> None:
-    """`npm ci` when node_modules is absent or older than the lock file."""
+    """Install the locked dependencies when node_modules is absent or older than the lock.
+
+    `npm install --no-save` rather than `npm ci`: the lock can only list the platform
+    packages the registry serves (rollup's native builds), and `npm ci` refuses a lock
+    without all of them; `--no-save` installs the locked versions and writes nothing back."""
     if not (WEB / "package.json").is_file():
         raise BuildError(f"no dashboard sources at {WEB}: this tree cannot build the dashboard")
     marker = WEB / "node_modules" / ".package-lock.json"
     lock = WEB / "package-lock.json"
     if marker.is_file() and marker.stat().st_mtime >= lock.stat().st_mtime:
         return
-    _run([_npm(), "ci", "--no-audit", "--no-fund"])
+    _run([_npm(), "install", "--no-save", "--no-audit", "--no-fund"])
 
 
 def build() -> None:
