@@ -20,6 +20,7 @@ from cryptoviz.storage import postgres_schema as sql
 from cryptoviz.storage.postgres_indicators import PostgresIndicators
 from cryptoviz.storage.postgres_news import PostgresNews
 from cryptoviz.storage.postgres_pool import PgConnection, PgPool, redacted
+from cryptoviz.storage.spans import symbol_spans
 from cryptoviz.storage.stats import stats_from_parts
 
 log = logging.getLogger(__name__)
@@ -126,16 +127,7 @@ class PostgresStorage:
              t.event_time, t.received_at)
             for t in ordered
         ]  # fmt: skip
-        spans: dict[tuple[str, str], list[int]] = {}
-        for t in trades:
-            span = spans.get((t.exchange, t.symbol))
-            if span is None:
-                spans[(t.exchange, t.symbol)] = [t.time, t.time]
-            elif t.time < span[0]:
-                span[0] = t.time
-            elif t.time > span[1]:
-                span[1] = t.time
-        symbols = [(ex, sym, lo, hi) for (ex, sym), (lo, hi) in sorted(spans.items())]
+        symbols = symbol_spans(trades)
         async with self.pool.transaction("trade insert") as conn:
             inserted = await conn.execute(sql.INSERT_TRADES, *_columns(rows, 10))
             await conn.execute(sql.UPSERT_SYMBOLS, *_columns(symbols, 4))

@@ -20,6 +20,7 @@ import aiosqlite
 from cryptoviz.errors import StorageError, StorageUnavailable
 from cryptoviz.models import INTERVALS, Candle, Stats24h, SymbolInfo, Trade
 from cryptoviz.storage import schema
+from cryptoviz.storage.spans import symbol_spans
 from cryptoviz.storage.sqlite_indicators import SQLiteIndicators
 from cryptoviz.storage.sqlite_news import SQLiteNews
 from cryptoviz.storage.stats import stats_from_parts
@@ -142,16 +143,7 @@ class SQLiteStorage:
              t.buyer_is_maker, t.count, t.event_time, t.received_at)
             for t in trades
         ]  # fmt: skip
-        spans: dict[tuple[str, str], list[int]] = {}
-        for t in trades:
-            span = spans.get((t.exchange, t.symbol))
-            if span is None:
-                spans[(t.exchange, t.symbol)] = [t.time, t.time]
-            elif t.time < span[0]:
-                span[0] = t.time
-            elif t.time > span[1]:
-                span[1] = t.time
-        symbols = [(ex, sym, lo, hi) for (ex, sym), (lo, hi) in spans.items()]
+        symbols = symbol_spans(trades)
         step = schema.TRADES_PER_STATEMENT
         full = len(rows) // step * step
         grouped = [tuple(chain.from_iterable(rows[i : i + step])) for i in range(0, full, step)]
