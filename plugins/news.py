@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import msgspec
 
 from cryptoviz.batching import BatchingConsumer
-from cryptoviz.errors import StorageUnavailable
+from cryptoviz.dedup.writer import DedupWriter
 from cryptoviz.models import TOPIC_NEWS, NewsItem
 from cryptoviz.news.fetch import Fetcher
 from cryptoviz.news.normalise import Enricher
@@ -43,6 +43,16 @@ from cryptoviz.plugin import PluginContext, PluginSpec
 from cryptoviz.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
+
+
+def news_key(item: NewsItem) -> tuple[str, str]:
+    return ("news", item.id)
+
+
+def describe_item(item: NewsItem) -> str:
+    return f"{item.id} ({item.url})"
+
+
 RECENT_IDS = 100_000
 """Ids of published articles remembered in memory; older ones are checked against storage."""
 
@@ -105,11 +115,7 @@ class NewsPlugin:
         self.tagger = KeywordTagger({s.upper(): words for s, words in config.keywords.items()})
         self.pollers: list[FeedPoller] = []
         self.published = 0
-        self.received = 0
-        self.duplicates = 0
-        self.stored = 0
-        self.rejected = 0
-        self._pending: list[NewsItem] = []
+        self.writer = DedupWriter("storing news", news_key, self._insert, describe=describe_item)
         self._ctx: PluginContext | None = None
         self._fetcher: Fetcher | None = None
         self._store: BatchingConsumer | None = None
@@ -126,11 +132,7 @@ class NewsPlugin:
         self._ctx = ctx
         if self.config.store:
             sub = ctx.bus.subscribe([TOPIC_NEWS], "news-store", NewsItem)
-            self._store = BatchingConsumer(
-                sub, self._accept, self._write, lambda: len(self._pending), self._reject,
-                batch_size=ctx.config.storage.batch_size, flush_ms=ctx.config.storage.flush_ms,
-                draining=ctx.draining, what="storing news",
-            )  # fmt: skip
+            self._store = self.writer.consumer(ctx, sub)
             self._store_task = ctx.tasks.spawn(self._store.run(), "news-store")
         if self.config.collect:
             await self._start_collecting(ctx)
@@ -158,45 +160,13 @@ class NewsPlugin:
         await self._ctx.bus.publish(TOPIC_NEWS, items)
         self.published += len(items)
 
-    async def _accept(self, topic: str, items: list[NewsItem]) -> None:
+    async def _insert(self, items: list[NewsItem]) -> int:
         assert self._ctx is not None
-        self.received += len(items)
-        seen = await self._ctx.dedup.check_and_mark([("news", i.id) for i in items])
-        fresh = [i for i, was_seen in zip(items, seen, strict=True) if not was_seen]
-        self.duplicates += len(items) - len(fresh)
-        self._pending.extend(fresh)
+        return await self._ctx.storage.news.insert(items)
 
-    async def _write(self) -> None:
-        assert self._ctx is not None
-        batch = self._pending
-        refused_before = self.rejected
-        try:
-            inserted = await self._ctx.storage.news.insert(batch)
-        except StorageUnavailable:
-            raise  # retried by the consumer
-        except Exception as exc:  # an item the storage refuses: keep the others
-            log.error("storing news: batch refused (%s); writing the items one by one", exc)
-            inserted = await self._write_one_by_one(batch)
-        self.duplicates += len(batch) - inserted - (self.rejected - refused_before)
-        self.stored += inserted
-        self._pending = []
-
-    async def _write_one_by_one(self, batch: list[NewsItem]) -> int:
-        assert self._ctx is not None
-        inserted = 0
-        for item in batch:
-            try:
-                inserted += await self._ctx.storage.news.insert([item])
-            except StorageUnavailable:
-                raise
-            except Exception as exc:
-                self.rejected += 1
-                log.error("storing news: refused %s (%s): %s", item.id, item.url, exc)
-        return inserted
-
-    def _reject(self, exc: BaseException) -> None:
-        self.rejected += len(self._pending)
-        self._pending = []
+    @property
+    def stored(self) -> int:
+        return self.writer.stored
 
     async def stop(self) -> None:
         await cancel_and_wait(*self._collect_tasks)
@@ -212,11 +182,7 @@ class NewsPlugin:
             "feeds": feeds,
             "failing_feeds": [f["feed"] for f in feeds if f["state"] == "failing"],
             "published": self.published,
-            "received": self.received,
-            "duplicates": self.duplicates,
-            "stored": self.stored,
-            "rejected": self.rejected,
-            "pending": len(self._pending),
+            **self.writer.counts(),
         }
 
 

@@ -26,22 +26,37 @@ class MemoryDedup:
     async def stop(self) -> None:
         self._cache.clear()
 
-    async def check_and_mark(self, keys: Sequence[Hashable]) -> list[bool]:
-        cache = self._cache
-        now = time.monotonic()
-        oldest = now - self._ttl
-        seen: list[bool] = []
-        for key in keys:
-            first_seen = cache.get(key)
-            if first_seen is not None and first_seen > oldest:
-                seen.append(True)
-            else:
-                cache[key] = now
-                seen.append(False)
+    async def seen(self, keys: Sequence[Hashable]) -> list[bool]:
+        seen = self.lookup(keys)
         hits = seen.count(True)
         self.hits += hits
         self.misses += len(seen) - hits
         return seen
+
+    def lookup(self, keys: Sequence[Hashable]) -> list[bool]:
+        """`seen` without counting: for a backend that uses this cache as its fallback."""
+        cache = self._cache
+        oldest = time.monotonic() - self._ttl
+        out: list[bool] = []
+        first: set[Hashable] = set()
+        for key in keys:
+            first_seen = cache.get(key)
+            out.append((first_seen is not None and first_seen > oldest) or key in first)
+            first.add(key)
+        return out
+
+    async def mark(self, keys: Sequence[Hashable]) -> None:
+        self.remember(keys)
+
+    def remember(self, keys: Sequence[Hashable]) -> None:
+        """Mark the keys, keeping the first-seen time of those already fresh."""
+        cache = self._cache
+        now = time.monotonic()
+        oldest = now - self._ttl
+        for key in keys:
+            first_seen = cache.get(key)
+            if first_seen is None or first_seen <= oldest:
+                cache[key] = now
 
     def status(self) -> dict[str, object]:
         return {

@@ -1,8 +1,9 @@
-"""Redis dedup: one pipeline of `SET <key> 1 NX PX <ttl>` per batch, shared by every instance.
+"""Redis dedup, shared by every instance: one `MGET` per batch to ask, and one pipeline of
+`SET <key> 1 NX PX <ttl>` per stored batch to mark.
 
-A key set by this batch was new; one that already existed had been seen, by any instance.
-Keys are `<redis_key_prefix>:` + the parts of the key joined by `:`, e.g.
-`cryptoviz:dedup:binance:BTCUSDT:123`, and expire after `ttl_seconds`.
+A key that exists was stored by some instance. Keys are `<redis_key_prefix>:` + the parts
+of the key joined by `:`, e.g. `cryptoviz:dedup:binance:BTCUSDT:123`, and expire after
+`ttl_seconds`.
 
 When Redis cannot be reached (refused, timed out, or refusing writes), the local FIFO cache
 takes over at once and `status()` reports `degraded`. A probe retries Redis with capped,
@@ -103,24 +104,40 @@ class RedisDedup:
             await client.aclose()
         await self._local.stop()
 
-    async def check_and_mark(self, keys: Sequence[Hashable]) -> list[bool]:
-        seen = await self._local.check_and_mark(keys)
+    async def seen(self, keys: Sequence[Hashable]) -> list[bool]:
+        seen = self._local.lookup(keys)
         if not self.degraded and self._client is not None and keys:
             try:
-                seen = await self._mark(self._client, keys)
+                stored = await self._exists(self._client, keys)
             except UNREACHABLE as exc:
                 self._fall_back(exc)
+            else:
+                seen = [local or remote for local, remote in zip(seen, stored, strict=True)]
         hits = seen.count(True)
         self.hits += hits
         self.misses += len(seen) - hits
         return seen
 
-    async def _mark(self, client: Redis, keys: Sequence[Hashable]) -> list[bool]:
+    async def mark(self, keys: Sequence[Hashable]) -> None:
+        # The local cache is kept warm too, so a switch to it forgets nothing recent.
+        self._local.remember(keys)
+        if not self.degraded and self._client is not None and keys:
+            try:
+                await self._set(self._client, keys)
+            except UNREACHABLE as exc:
+                self._fall_back(exc)
+
+    async def _exists(self, client: Redis, keys: Sequence[Hashable]) -> list[bool]:
+        names = [redis_key(self._prefix, key) for key in keys]
+        values = await asyncio.wait_for(client.mget(names), self._timeout * 2)
+        return [value is not None for value in values]
+
+    async def _set(self, client: Redis, keys: Sequence[Hashable]) -> None:
         pipe = client.pipeline(transaction=False)
         for key in keys:
+            # NX keeps the expiry of a key already marked, by this instance or another.
             pipe.set(redis_key(self._prefix, key), b"1", nx=True, px=self._ttl_ms)
-        results = await asyncio.wait_for(pipe.execute(), self._timeout * 2)
-        return [result is None for result in results]  # None: the key existed, so NX did not set it
+        await asyncio.wait_for(pipe.execute(), self._timeout * 2)
 
     def _fall_back(self, exc: BaseException) -> None:
         self.last_error = f"{type(exc).__name__}: {exc}"

@@ -1,4 +1,4 @@
-"""MemoryDedup: bounded in entries and age."""
+"""MemoryDedup: asking marks nothing; bounded in entries and age."""
 
 from __future__ import annotations
 
@@ -7,22 +7,28 @@ import asyncio
 from cryptoviz.dedup.memory import MemoryDedup
 
 
-async def test_second_sighting_is_reported_including_within_one_batch() -> None:
+async def test_asking_marks_nothing_and_repeats_within_a_batch_count() -> None:
     dedup = MemoryDedup(max_entries=100, ttl_seconds=60)
-    assert await dedup.check_and_mark([("x", "A", 1), ("x", "A", 2), ("x", "A", 1)]) == [False, False, True]
-    assert await dedup.check_and_mark([("x", "A", 2)]) == [True]
-    assert dedup.status()["hits"] == 2
+    keys = [("x", "A", 1), ("x", "A", 2), ("x", "A", 1)]
+    assert await dedup.seen(keys) == [False, False, True]
+    assert await dedup.seen(keys) == [False, False, True]  # not marked by asking
+    await dedup.mark(keys[:2])
+    assert await dedup.seen([("x", "A", 2), ("x", "A", 3)]) == [True, False]
+    assert (dedup.status()["hits"], dedup.status()["misses"]) == (3, 5)
 
 
 async def test_bounded_in_entries() -> None:
     dedup = MemoryDedup(max_entries=10, ttl_seconds=60)
-    await dedup.check_and_mark(list(range(100)))
+    await dedup.mark(list(range(100)))
     assert dedup.status()["entries"] == 10
-    assert await dedup.check_and_mark([0]) == [False]  # evicted: storage keys catch it
+    assert await dedup.seen([0, 99]) == [False, True]  # 0 evicted: storage keys catch it
 
 
-async def test_entries_expire() -> None:
-    dedup = MemoryDedup(max_entries=10, ttl_seconds=0.05)
-    await dedup.check_and_mark(["k"])
-    await asyncio.sleep(0.1)
-    assert await dedup.check_and_mark(["k"]) == [False]
+async def test_entries_expire_and_a_fresh_mark_keeps_its_first_time() -> None:
+    dedup = MemoryDedup(max_entries=10, ttl_seconds=0.2)
+    await dedup.mark(["k"])
+    await asyncio.sleep(0.12)
+    await dedup.mark(["k"])  # still fresh: its age is not reset
+    assert await dedup.seen(["k"]) == [True]
+    await asyncio.sleep(0.12)
+    assert await dedup.seen(["k"]) == [False]

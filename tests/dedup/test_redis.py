@@ -55,13 +55,15 @@ async def eventually(condition: Callable[[], bool | Awaitable[bool]], what: str)
         pytest.fail(f"timed out waiting for {what}")
 
 
-async def test_second_sighting_is_reported_including_within_one_batch(dedup: RedisDedup) -> None:
+async def test_asking_marks_nothing_and_repeats_within_a_batch_count(dedup: RedisDedup) -> None:
     keys = [("binance", "BTCUSDT", 1), ("binance", "BTCUSDT", 2), ("binance", "BTCUSDT", 1)]
-    assert await dedup.check_and_mark(keys) == [False, False, True]
-    assert await dedup.check_and_mark([("binance", "BTCUSDT", 2), ("news", "abc")]) == [True, False]
+    assert await dedup.seen(keys) == [False, False, True]
+    assert await dedup.seen(keys) == [False, False, True]  # asking marked nothing
+    await dedup.mark(keys)
+    assert await dedup.seen([("binance", "BTCUSDT", 2), ("news", "abc")]) == [True, False]
     status = dedup.status()
     assert status["degraded"] is False
-    assert (status["hits"], status["misses"]) == (2, 3)
+    assert (status["hits"], status["misses"]) == (3, 5)
 
 
 async def test_keys_are_namespaced_and_expire_after_the_ttl(redis_url: str, prefix: str) -> None:
@@ -69,7 +71,7 @@ async def test_keys_are_namespaced_and_expire_after_the_ttl(redis_url: str, pref
     await dedup.start()
     client = Redis.from_url(redis_url)
     try:
-        await dedup.check_and_mark([("binance", "ETHUSDT", 42)])
+        await dedup.mark([("binance", "ETHUSDT", 42)])
         name = f"{prefix}:binance:ETHUSDT:42"
         assert redis_key(prefix, ("binance", "ETHUSDT", 42)) == name
         assert 0 < await client.pttl(name) <= 30_000
@@ -83,13 +85,14 @@ async def test_an_expired_key_is_new_again(redis_url: str, prefix: str) -> None:
     await dedup.start()
     client = Redis.from_url(redis_url)
     try:
-        assert await dedup.check_and_mark(["k"]) == [False]
+        await dedup.mark(["k"])
+        assert await dedup.seen(["k"]) == [True]
 
         async def expired() -> bool:
             return not await client.exists(f"{prefix}:k")
 
         await eventually(expired, "Redis to expire the key")
-        assert await dedup.check_and_mark(["k"]) == [False]  # the local copy expired first
+        assert await dedup.seen(["k"]) == [False]  # the local copy expired first
     finally:
         await client.aclose()
         await dedup.stop()
@@ -100,8 +103,8 @@ async def test_instances_share_what_they_have_seen(redis_url: str, prefix: str) 
     await first.start()
     await second.start()
     try:
-        assert await first.check_and_mark([("x", "A", 1)]) == [False]
-        assert await second.check_and_mark([("x", "A", 1), ("x", "A", 2)]) == [True, False]
+        await first.mark([("x", "A", 1)])
+        assert await second.seen([("x", "A", 1), ("x", "A", 2)]) == [True, False]
     finally:
         await first.stop()
         await second.stop()
@@ -115,10 +118,12 @@ async def test_falls_back_while_redis_is_away_and_returns_when_it_answers(
     await dedup.start()
     await peer.start()
     try:
-        assert await dedup.check_and_mark(["before"]) == [False]
+        await dedup.mark(["before"])
         server.kill()
-        # Degraded: the local cache answers, and it still knows what this instance saw.
-        assert await dedup.check_and_mark(["before", "during", "during"]) == [True, False, True]
+        # Degraded: the local cache answers, and it still knows what this instance marked.
+        assert await dedup.seen(["before", "during", "during"]) == [True, False, True]
+        await dedup.mark(["during"])  # a mark while Redis is away is kept locally, never raises
+        assert await dedup.seen(["during"]) == [True]
         status = dedup.status()
         assert status["degraded"] is True
         assert status["fallbacks"] == 1
@@ -126,8 +131,9 @@ async def test_falls_back_while_redis_is_away_and_returns_when_it_answers(
 
         server.start()
         await eventually(lambda: not dedup.status()["degraded"], "the dedup to return to Redis")
-        assert await dedup.check_and_mark(["after"]) == [False]
-        assert await peer.check_and_mark(["after"]) == [True]  # shared through Redis again
+        assert await dedup.seen(["after"]) == [False]
+        await dedup.mark(["after"])
+        assert await peer.seen(["after"]) == [True]  # shared through Redis again
         assert dedup.status()["fallbacks"] == 1
     finally:
         await dedup.stop()
@@ -153,7 +159,7 @@ async def test_a_start_without_redis_runs_degraded_and_ready(
         assert ok is True  # degraded is still serving: storage keys remain the final word
         assert details["dedup"]["state"] == "degraded"
         assert details["dedup"]["backend"] == "redis"
-        assert await runtime.dedup.check_and_mark([("x", "B", 1), ("x", "B", 1)]) == [False, True]
+        assert await runtime.dedup.seen([("x", "B", 1), ("x", "B", 1)]) == [False, True]
         server.start()
         await eventually(lambda: not runtime.dedup.status()["degraded"], "Redis to be used again")
         _, details = await runtime.readiness()
