@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo web test lint typecheck unit bench bench-ws test-servers clean
+.PHONY: run demo web binary test lint typecheck unit bench bench-ws test-servers clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python.sh $(PYTHON)
@@ -31,6 +31,11 @@ run: $(STAMP) $(DASHBOARD)  ## serve on 127.0.0.1:8080 with the embedded default
 demo: $(STAMP) $(DASHBOARD)
 	$(BIN)/cryptoviz serve --demo
 
+# The single executable dist/cryptoviz (PyInstaller, packaging/cryptoviz.spec): plugins, default
+# config and dashboard inside. Rebuilt only when something it holds is newer than it.
+binary: $(STAMP) $(DASHBOARD)
+	$(BIN)/python scripts/build_binary.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check cryptoviz plugins tests
 	$(BIN)/ruff format --check cryptoviz plugins tests
@@ -55,6 +60,10 @@ bench: $(STAMP)
 	$(BIN)/python -m tests.benchmarks.bench_indicators
 	$(MAKE) bench-ws
 
+# The same replay embedded and on Kafka -> PostgreSQL with Redis dedup (servers started here).
+bench-backends: $(STAMP)
+	$(BIN)/python -m tests.benchmarks.bench_backends
+
 # WebSocket fan-out against the naive peers. Needs go and node; the load client and the
 # Node peer's packages are fetched from the Go module proxy and npm against the lock files.
 # Pass options with WS_BENCH_ARGS, e.g. WS_BENCH_ARGS=--quick.
@@ -69,5 +78,5 @@ $(WS_BENCH)/node/node_modules/.package-lock.json: $(WS_BENCH)/node/package-lock.
 	cd $(WS_BENCH)/node && npm ci --no-audit --no-fund
 
 clean:
-	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache $(WS_BENCH)/build $(WS_BENCH)/node/node_modules
+	rm -rf $(VENV) var build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache $(WS_BENCH)/build $(WS_BENCH)/node/node_modules
 	rm -rf cryptoviz/static web/node_modules
