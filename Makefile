@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run demo web binary test lint typecheck unit bench bench-ws test-servers clean
+.PHONY: run demo web binary test lint typecheck unit bench bench-ws bench-backends test-servers clean
 
 $(STAMP): pyproject.toml
 	scripts/bootstrap-python.sh $(PYTHON)
