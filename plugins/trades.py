@@ -8,6 +8,7 @@ including repeats from before a restart.
 from __future__ import annotations
 
 import asyncio
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -23,8 +24,8 @@ class TradesConfig(msgspec.Struct, forbid_unknown_fields=True):
     pass
 
 
-def trade_key(trade: Trade) -> tuple[str, str, int]:
-    return (trade.exchange, trade.symbol, trade.trade_id)
+trade_key = attrgetter("exchange", "symbol", "trade_id")
+"""The storage unique key of a trade, built in C: this runs for every trade."""
 
 
 class TradesHandler:

@@ -49,14 +49,11 @@ class MemoryDedup:
         self.remember(keys)
 
     def remember(self, keys: Sequence[Hashable]) -> None:
-        """Mark the keys, keeping the first-seen time of those already fresh."""
+        """Mark the keys as stored now: a key marked again is kept `ttl_seconds` from now."""
         cache = self._cache
         now = time.monotonic()
-        oldest = now - self._ttl
         for key in keys:
-            first_seen = cache.get(key)
-            if first_seen is None or first_seen <= oldest:
-                cache[key] = now
+            cache[key] = now
 
     def status(self) -> dict[str, object]:
         return {

@@ -24,11 +24,12 @@ async def test_bounded_in_entries() -> None:
     assert await dedup.seen([0, 99]) == [False, True]  # 0 evicted: storage keys catch it
 
 
-async def test_entries_expire_and_a_fresh_mark_keeps_its_first_time() -> None:
+async def test_entries_expire_counted_from_their_last_mark() -> None:
     dedup = MemoryDedup(max_entries=10, ttl_seconds=0.2)
+    await dedup.mark(["k", "j"])
+    await asyncio.sleep(0.12)
     await dedup.mark(["k"])
     await asyncio.sleep(0.12)
-    await dedup.mark(["k"])  # still fresh: its age is not reset
-    assert await dedup.seen(["k"]) == [True]
+    assert await dedup.seen(["k", "j"]) == [True, False]
     await asyncio.sleep(0.12)
     assert await dedup.seen(["k"]) == [False]

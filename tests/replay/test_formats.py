@@ -6,9 +6,18 @@ import re
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cryptoviz.models import Trade
-from cryptoviz.replay.formats import CsvParser, Skipped, epoch_to_ms, parse_json_line, symbol_from_filename
+from cryptoviz.replay.formats import (
+    CsvParser,
+    Skipped,
+    epoch_to_ms,
+    parse_json_block,
+    parse_json_line,
+    symbol_from_filename,
+)
 
 # Recorded lines (spot-BTC-ETH-DOT-2021-04-04.jsonl and usdm-btcusdt-20240808.recv.gz).
 SPOT_AGG = (
@@ -475,3 +484,40 @@ def test_csv_boundary_rows_are_accepted(row: bytes, trade: Trade) -> None:
     assert result == trade
     assert isinstance(result, Trade)
     assert (str(result.price), str(result.quantity)) == (str(trade.price), str(trade.quantity))
+
+
+# --- the block parser against the line parser --------------------------------------------
+
+_NAMES = st.sampled_from(
+    [b"btcusdt@trade", b"btcusdt@aggTrade", b"btcusdt@bookTicker", b"btcusdt@depth@100ms", b"trade",
+     b"aggTrade", b"btcusdt@", b"@trade", b"btc\xc3\xa9@bookTicker", b"btc@trade@x", b"btcusdt@tradeX", b""]
+)  # fmt: skip
+_BODIES = st.sampled_from(
+    [USDM_TRADE_JSON[USDM_TRADE_JSON.index(b',"data"') :], SPOT_AGG[SPOT_AGG.index(b',"data"') :],
+     BOOK_TICKER[BOOK_TICKER.index(b',"data"') :], b',"data":{}}', b',"data":{"a":1}}',
+     b',"data":{"a":}}', b',"data":{"a":"\xff"}}']
+)  # fmt: skip
+
+
+@st.composite
+def _lines(draw: st.DrawFn) -> bytes:
+    prefix = draw(st.sampled_from([b"", b"1723161255088176367 ", b"x ", b"{ "]))
+    line = prefix + b'{"stream":"' + draw(_NAMES) + b'"' + draw(_BODIES)
+    cut = draw(st.integers(0, len(line)))
+    return draw(st.sampled_from([line, line[:cut], line + b"\r", line + b" ", RAW_TRADE, BOOK_TICKER]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_lines(), max_size=30))
+def test_the_block_parser_classifies_every_line_as_the_line_parser(lines: list[bytes]) -> None:
+    expected_trades = []
+    expected_skipped: dict[str, int] = {}
+    for line in lines:
+        item = parse_json_line(line)
+        if isinstance(item, Trade):
+            expected_trades.append(item)
+        else:
+            expected_skipped[item.reason] = expected_skipped.get(item.reason, 0) + 1
+    skipped: dict[str, int] = {}
+    assert parse_json_block(lines, "binance", skipped) == expected_trades
+    assert skipped == expected_skipped
