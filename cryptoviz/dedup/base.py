@@ -18,7 +18,7 @@ class Dedup(Protocol):
     async def stop(self) -> None: ...
 
     async def seen(self, keys: Sequence[Hashable]) -> list[bool]:
-        """For each key, whether it was marked, or appears earlier in `keys`; marks nothing."""
+        """For each key, whether it was marked (and has not expired); marks nothing."""
 
     async def mark(self, keys: Sequence[Hashable]) -> None:
         """Record the keys as stored. Never raises for a backend that is away."""

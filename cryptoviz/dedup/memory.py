@@ -35,15 +35,9 @@ class MemoryDedup:
 
     def lookup(self, keys: Sequence[Hashable]) -> list[bool]:
         """`seen` without counting: for a backend that uses this cache as its fallback."""
-        cache = self._cache
+        get = self._cache.get
         oldest = time.monotonic() - self._ttl
-        out: list[bool] = []
-        first: set[Hashable] = set()
-        for key in keys:
-            first_seen = cache.get(key)
-            out.append((first_seen is not None and first_seen > oldest) or key in first)
-            first.add(key)
-        return out
+        return [(marked := get(key)) is not None and marked > oldest for key in keys]
 
     async def mark(self, keys: Sequence[Hashable]) -> None:
         self.remember(keys)
