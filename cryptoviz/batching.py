@@ -47,28 +47,55 @@ class BatchingConsumer:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        draining = asyncio.ensure_future(self._draining.wait())
+        get: asyncio.Future[tuple[str, list[Any]]] | None = None
         oldest: float | None = None
-        while True:
-            # Wait in short slices while rows are pending, so a shutdown need not wait the full age.
-            timeout = None if oldest is None else min(0.05, max(0.0, oldest + self._max_age - loop.time()))
-            try:
-                topic, items = await asyncio.wait_for(self._sub.get(), timeout)
-            except TimeoutError:
-                if oldest is not None and (self._draining.is_set() or loop.time() >= oldest + self._max_age):
+        try:
+            while True:
+                if get is None:
+                    get = asyncio.ensure_future(self._sub.get())
+                if oldest is not None and not get.done():
+                    if await self._should_flush(get, draining, oldest + self._max_age - loop.time()):
+                        await self.flush()
+                        oldest = None
+                    continue
+                try:
+                    topic, items = await get
+                except BusClosed:
+                    return
+                finally:
+                    if get.done():
+                        get = None
+                await self._accept(topic, items)
+                pending = self._pending()
+                if pending >= self._batch_size:
                     await self.flush()
                     oldest = None
-                continue
-            except BusClosed:
-                return
-            await self._accept(topic, items)
-            pending = self._pending()
-            if pending >= self._batch_size:
-                await self.flush()
-                oldest = None
-            elif pending == 0:
-                await self._sub.commit()
-            elif oldest is None:
-                oldest = loop.time()
+                elif pending == 0:
+                    await self._sub.commit()
+                elif oldest is None:
+                    oldest = loop.time()
+        finally:
+            for waiter in (get, draining):
+                if waiter is not None:
+                    waiter.cancel()
+
+    async def _should_flush(
+        self, get: asyncio.Future[Any], draining: asyncio.Future[Any], age_left: float
+    ) -> bool:
+        """Rows are pending and no message is at hand: wait for one, up to their age limit.
+        Once the runtime drains, write as soon as no message is immediately ready, so a
+        shutdown (and the end of a replay) does not wait out the age limit."""
+        if not draining.done():
+            await asyncio.wait(
+                (get, draining), timeout=max(0.0, age_left), return_when=asyncio.FIRST_COMPLETED
+            )
+            if get.done():
+                return False
+            if not draining.done():
+                return True  # the age limit passed
+        await asyncio.sleep(0)  # a message already queued completes `get` in this turn
+        return not get.done()
 
     async def flush(self) -> None:
         """Write what is pending (retrying until it succeeds), then commit."""

@@ -76,12 +76,16 @@ async def _replay(config: Config, plugins: list[LoadedPlugin], progress: TextIO 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    ended = [asyncio.ensure_future(replay.done.wait()), asyncio.ensure_future(stop.wait())]
     try:
         while not replay.done.is_set() and not stop.is_set():
-            await asyncio.sleep(0.05)
+            # Woken by the end at once; the progress bar is redrawn every 50 ms meanwhile.
+            await asyncio.wait(ended, timeout=0.05 if progress else None, return_when=asyncio.FIRST_COMPLETED)
             if progress:
                 _draw(progress, replay.lines, total, time.perf_counter() - started)
     finally:
+        for waiter in ended:
+            waiter.cancel()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
         await runtime.stop()
