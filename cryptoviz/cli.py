@@ -105,8 +105,6 @@ def _serve(config: Config, config_path: str | None, demo: bool) -> int:
 
 
 def _setup_logging(config: Config) -> None:
-    logging.basicConfig(
-        level=config.log.level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from cryptoviz.logs import setup_logging
+
+    setup_logging(config.log)

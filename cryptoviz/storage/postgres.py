@@ -55,6 +55,7 @@ class PostgresStorage:
         """`timescaledb`: use the extension when the server has it; `trades_retention_days`
         also becomes a chunk retention policy then."""
         self.pool = PgPool(dsn, min_size=pool_min, max_size=pool_max, timeout=timeout_seconds)
+        self.write_timings = self.pool.write_timings
         self.use_timescaledb = timescaledb
         self.timescaledb = False
         """Whether the tables are hypertables (TimescaleDB), found at `open`."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import asyncpg  # type: ignore[import-untyped]
 
 from cryptoviz.errors import CryptovizError, StorageError, StorageUnavailable
+from cryptoviz.observability.timings import WriteTimings
 from cryptoviz.tasks import backoff_delays
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ class PgPool:
         self._max_size = max_size
         self._timeout = timeout
         self._pool: Any = None
+        self.write_timings = WriteTimings()
+        """Durations of the committed transactions, per `what`, for /metrics."""
 
     async def open(self) -> None:
         """Create the pool, waiting (capped, jittered backoff) while the server cannot be
@@ -129,9 +133,12 @@ class PgPool:
     @asynccontextmanager
     async def transaction(self, what: str = "write") -> AsyncIterator[PgConnection]:
         """A pooled connection inside one transaction, committed when the block ends and
-        rolled back when it raises or is cancelled."""
+        rolled back when it raises or is cancelled. Its duration, pool wait included, is
+        recorded under `what` once committed."""
+        started = time.perf_counter()
         async with self.connection(what) as conn, conn._raw.transaction():
             yield conn
+        self.write_timings.observe(what, time.perf_counter() - started)
 
     async def fetch(self, sql: str, *args: Any) -> list[Row]:
         async with self.connection("read") as conn:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from itertools import chain
@@ -19,6 +20,7 @@ import aiosqlite
 
 from cryptoviz.errors import StorageError, StorageUnavailable
 from cryptoviz.models import INTERVALS, Candle, Stats24h, SymbolInfo, Trade
+from cryptoviz.observability.timings import WriteTimings
 from cryptoviz.storage import schema
 from cryptoviz.storage.spans import symbol_spans
 from cryptoviz.storage.sqlite_indicators import SQLiteIndicators
@@ -48,6 +50,8 @@ class SQLiteStorage:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._write_lock = asyncio.Lock()  # one transaction at a time on the writer connection
+        self.write_timings = WriteTimings()
+        """Durations of the committed write transactions, per kind, for /metrics."""
         self.indicators = SQLiteIndicators(self)
         self.news = SQLiteNews(self)
 
@@ -109,11 +113,15 @@ class SQLiteStorage:
         async with self._r.execute("SELECT 1") as cur:
             await cur.fetchone()
 
-    async def transaction(self, statements: Iterable[tuple[str, Sequence[Sequence[Any]]]]) -> list[int]:
-        """Run statements in one transaction; return the rows each changed."""
+    async def transaction(
+        self, statements: Iterable[tuple[str, Sequence[Sequence[Any]]]], what: str = "write"
+    ) -> list[int]:
+        """Run statements in one transaction; return the rows each changed. Its duration,
+        lock wait excluded, is recorded under `what` once committed."""
         conn = self._w
         async with self._write_lock:
             try:
+                started = time.perf_counter()
                 changed: list[int] = []
                 await conn.execute("BEGIN IMMEDIATE")
                 for sql, rows in statements:
@@ -121,6 +129,7 @@ class SQLiteStorage:
                     await conn.executemany(sql, rows)
                     changed.append(conn.total_changes - before)
                 await conn.execute("COMMIT")
+                self.write_timings.observe(what, time.perf_counter() - started)
                 return changed
             except sqlite3.Error as exc:
                 await self._rollback(conn)
@@ -152,7 +161,8 @@ class SQLiteStorage:
                 (schema.INSERT_TRADES, grouped),
                 (schema.INSERT_TRADE, rows[full:]),
                 (schema.UPSERT_SYMBOL, symbols),
-            ]
+            ],
+            "trade insert",
         )
         return changed[0] + changed[1]
 
@@ -164,7 +174,7 @@ class SQLiteStorage:
              str(c.volume), c.trades, str(c.quote_volume), str(c.taker_buy_volume), c.closed, c.last_trade_id)
             for c in candles
         ]  # fmt: skip
-        await self.transaction([(schema.UPSERT_CANDLE, rows)])
+        await self.transaction([(schema.UPSERT_CANDLE, rows)], "candle upsert")
 
     async def fetch(self, sql: str, params: Sequence[Any]) -> list[Any]:
         try:
@@ -266,4 +276,4 @@ class SQLiteStorage:
                 " (SELECT max(open_time) FROM candles WHERE symbol = ? AND interval = ?) - ?"
             )
             params = (symbol, table_or_interval, symbol, table_or_interval, keep_ms)
-        return (await self.transaction([(sql, [params])]))[0]
+        return (await self.transaction([(sql, [params])], "retention"))[0]

@@ -80,7 +80,8 @@ class SQLiteIndicators:
                 (schema.UPSERT_INDICATORS, grouped),
                 (schema.UPSERT_INDICATOR, rows[full:]),
                 (schema.UPSERT_INDICATOR_STATE, [(s.symbol, s.interval, s.ts, s.state) for s in states]),
-            ]
+            ],
+            "indicator save",
         )
 
     async def states(self) -> list[SeriesState]:
@@ -112,5 +113,6 @@ class SQLiteIndicators:
                 continue
             keep_ms = int(days * DAY_MS)
             params = [(symbol, interval, symbol, interval, keep_ms) for symbol in symbols]
-            deleted[interval] = (await self._db.transaction([(schema.PRUNE_INDICATORS, params)]))[0]
+            changed = await self._db.transaction([(schema.PRUNE_INDICATORS, params)], "indicator retention")
+            deleted[interval] = changed[0]
         return deleted

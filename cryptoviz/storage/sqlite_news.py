@@ -62,7 +62,7 @@ class SQLiteNews:
             for i in items
         ]  # fmt: skip
         tags = [(symbol, i.id) for i in items for symbol in i.symbols]
-        changed = await self._db.transaction([(INSERT_NEWS, rows), (INSERT_NEWS_SYMBOL, tags)])
+        changed = await self._db.transaction([(INSERT_NEWS, rows), (INSERT_NEWS_SYMBOL, tags)], "news insert")
         return changed[0]
 
     async def latest(self, *, limit: int, since: int | None, symbol: str | None) -> list[NewsItem]:
