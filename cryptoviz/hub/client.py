@@ -8,6 +8,9 @@ newest, then the oldest trades are dropped down to three quarters of the limit (
 work is paid once per quarter buffer, not per message), and the client is sent a `lagged`
 notice counting what it lost. Control replies never count against the limit: the
 connection reads no further request while its buffer is full, so they stay few.
+
+This class sends through an ASGI server's `send`; `WireClient` (wire_client.py) keeps the
+same buffer policy and writes to an asyncio transport instead.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from cryptoviz.hub.protocol import SubKey
 
 log = logging.getLogger(__name__)
 Send = Callable[[Event], Awaitable[None]]
-_LAG = Frame(LAG, None)
+LAG_MARK = Frame(LAG, None)
 """Where the `lagged` notice goes in a buffer; its text is made when it is sent."""
 
 
@@ -57,7 +60,8 @@ class Client:
         self.idle: asyncio.Future[None] | None = None
         """Set by the closer while a send is in flight; resolved when it completes."""
         self.reader: asyncio.Task[bool] | None = None
-        self.closer: asyncio.Task[None] | None = None
+        self.closer: asyncio.Future[None] | None = None
+        """Done once the close frame went out (or the connection is gone)."""
         self.sent = 0
         self.close_code = 0
         self.close_reason = ""
@@ -86,13 +90,17 @@ class Client:
         elif not self.close_code:
             self._overflow(frame)
 
+    def push_many(self, frames: list[Frame]) -> None:
+        """`push` each of consecutive data frames, in order."""
+        for frame in frames:
+            self.push(frame)
+
     def push_control(self, frame: Frame) -> None:
         """Queue a reply, a snapshot or a resumed message: never dropped."""
         if self.close_code:
             return
         self.buf.append(frame)
-        if not self.inflight:
-            self._send_next()
+        self._kick()
 
     def _overflow(self, frame: Frame) -> None:
         if self.full_since is None:
@@ -103,7 +111,11 @@ class Client:
         else:  # nothing left that may go: the newcomer is lost
             self._lost(0 if frame.kind == TRADE else 2, 1)
         if any(self.lag):  # compaction took the previous notice out: it goes first again
-            self.buf.appendleft(_LAG)
+            self.buf.appendleft(LAG_MARK)
+        self._kick()
+
+    def _kick(self) -> None:
+        """Frames were queued: make sure they will go out."""
         if not self.inflight:
             self._send_next()
 
@@ -128,7 +140,7 @@ class Client:
                     coalesced += 1
                     continue
                 seen.add(frame.key)
-            elif frame is _LAG:
+            elif frame is LAG_MARK:
                 continue
             newest_first.append(frame)
         kept = newest_first[::-1]
@@ -154,7 +166,7 @@ class Client:
         frame = self.buf.popleft()
         event = frame.event
         if event is None:
-            event = self._lag_event()
+            event = self._lag_event() if frame is LAG_MARK else self.encoder.encode(frame)
         self.inflight = True
         try:
             pending: Any = self.send(event)
@@ -233,6 +245,10 @@ class Client:
         if pending is not None and self.inflight:
             pending.cancel()
 
+    def alive(self, now: float, interval: float, timeout: float) -> bool:
+        """Liveness beyond what the hub sees: the ASGI server keeps its own, so always True."""
+        return True
+
     def busy(self) -> bool:
         """A send is in flight or frames wait: the client should be making progress."""
         return self.inflight or bool(self.buf)
@@ -251,9 +267,13 @@ class Client:
             await room
 
     def _lag_event(self) -> Event:
+        event = self._lag_frame().event
+        assert event is not None
+        return event
+
+    def _lag_frame(self) -> Frame:
+        """The `lagged` notice for what was lost since the last one."""
         trades, candles, other = self.lag
         self.lag = [0, 0, 0]
         data = {"dropped_trades": trades, "coalesced_candles": candles, "dropped_messages": other}
-        event = self.encoder.control("lagged", data).event
-        assert event is not None
-        return event
+        return self.encoder.control("lagged", data)

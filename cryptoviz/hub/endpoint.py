@@ -109,9 +109,11 @@ def _left(reader: asyncio.Task[bool] | None) -> bool:
 async def _finish(client: Client, grace: float, gone: bool) -> None:
     """Give a client the hub closed `grace` seconds to take its close frame, then let go."""
     closer = client.closer
-    if closer is not None and not gone:
-        await asyncio.wait([closer], timeout=grace)
-    await cancel_and_wait(closer)
+    if closer is not None:
+        if not gone:
+            await asyncio.wait([closer], timeout=grace)
+        closer.cancel()
+        await asyncio.wait([closer])
     client.abort()
 
 

@@ -12,7 +12,9 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 from cryptoviz.config import HubConfig
@@ -47,17 +49,23 @@ class Hub:
         self.streams: dict[SubKey, Stream] = {}
         self.stats = HubStats()
         self.closing = False
+        self.wire = False
+        """Most clients come through the hub's own listener: encode new frames as wire frames first."""
         self._next_id = 0
 
     # -- connections ---------------------------------------------------------------------
 
     def connect(self, send: Send) -> Client | None:
-        """A new client, or None when the hub is full or shutting down."""
+        """A new client of an ASGI server, or None when the hub is full or shutting down."""
+        return self.attach(lambda client_id: Client(client_id, send, self.config.send_buffer, self.encoder))
+
+    def attach(self, make: Callable[[int], Client]) -> Client | None:
+        """A new client made by `make(id)`, or None when the hub is full or shutting down."""
         if self.closing or len(self.clients) >= self.config.max_connections:
             self.stats.rejected += 1
             return None
         self._next_id += 1
-        client = Client(self._next_id, send, self.config.send_buffer, self.encoder)
+        client = make(self._next_id)
         self.clients[client.id] = client
         self.stats.total_connections += 1
         return client
@@ -157,7 +165,7 @@ class Hub:
                 if k.type == "candles" and k.timeframe == key.timeframe and s.latest is not None
             ]
         for frame in latest:
-            self.encoder.encode(frame)
+            self._prepare(frame)
             client.push_control(frame)
 
     def _resume(self, client: Client, key: SubKey, since_seq: int) -> None:
@@ -178,7 +186,7 @@ class Hub:
         symbol = key.symbol
         for frame in held:
             if frame.seq > since_seq and (key.type != "news" or symbol == WILDCARD or symbol in frame.key):
-                self.encoder.encode(frame)
+                self._prepare(frame)
                 client.push_control(frame)
 
     # -- publishing ----------------------------------------------------------------------
@@ -189,13 +197,20 @@ class Hub:
             stream = self.streams[key] = Stream(self.config.history)
         return stream
 
+    def _prepare(self, frame: Frame) -> None:
+        """Encode the frame the way most clients take it; the others complete it when sending."""
+        if self.wire:
+            self.encoder.wire(frame)
+        else:
+            self.encoder.encode(frame)
+
     def _fanout(self, key: SubKey, wild: SubKey, frame: Frame) -> None:
         """Append the frame to every subscriber of its stream or of the wildcard, once each."""
         exact = self.subs.get(key)
         others = self.subs.get(wild)
         if not exact and not others:
             return
-        self.encoder.encode(frame)
+        self._prepare(frame)
         if exact:
             for client in exact:
                 client.push(frame)
@@ -210,14 +225,37 @@ class Hub:
         self.stats.broadcast += 1
         self.stats.last_broadcast_time = frame.ts
 
+    def _fanout_run(self, key: SubKey, wild: SubKey, frames: list[Frame]) -> None:
+        """`_fanout` for consecutive frames of one stream: one `push_many` per recipient."""
+        exact = self.subs.get(key)
+        others = self.subs.get(wild)
+        if not exact and not others:
+            return
+        for frame in frames:
+            self._prepare(frame)
+        if exact:
+            for client in exact:
+                client.push_many(frames)
+        if others:
+            for client in others:
+                if not exact or client not in exact:
+                    client.push_many(frames)
+        self.stats.broadcast += len(frames)
+        self.stats.last_broadcast_time = frames[-1].ts
+
     def publish_trades(self, trades: Iterable[Trade]) -> None:
-        for trade in trades:
-            key = SubKey("trades", trade.symbol, None)
+        """Consecutive trades of one symbol are numbered, kept, then fanned out together."""
+        wild = SubKey("trades", WILDCARD, None)
+        for symbol, run in groupby(trades, key=attrgetter("symbol")):
+            key = SubKey("trades", symbol, None)
             stream = self._stream(key)
-            stream.seq += 1
-            frame = Frame(TRADE, trade, stream.seq)
-            stream.history.append(frame)
-            self._fanout(key, SubKey("trades", WILDCARD, None), frame)
+            frames: list[Frame] = []
+            for trade in run:
+                stream.seq += 1
+                frame = Frame(TRADE, trade, stream.seq)
+                stream.history.append(frame)
+                frames.append(frame)
+            self._fanout_run(key, wild, frames)
 
     def publish_candles(self, candles: Iterable[Candle]) -> None:
         for candle in candles:
@@ -248,7 +286,7 @@ class Hub:
             for symbol in item.symbols:
                 recipients.update(self.subs.get(SubKey("news", symbol, None), {}))
             if recipients:
-                self.encoder.encode(frame)
+                self._prepare(frame)
                 for client in recipients:
                     client.push(frame)
                 self.stats.broadcast += 1
@@ -279,6 +317,10 @@ class Hub:
             if not client.subs and now - client.last_receive > cfg.read_timeout_seconds:
                 self.stats.read_timeouts += 1
                 self.close(client, 1008, f"no subscription and no message for {cfg.read_timeout_seconds:g}s")
+                continue
+            if not client.alive(now, cfg.ping_interval_seconds, cfg.read_timeout_seconds):
+                self.stats.read_timeouts += 1
+                self.close(client, 1008, f"no answer to pings for {cfg.read_timeout_seconds:g}s")
                 continue
             if client.sent != client.ping_mark:
                 client.ping_mark = client.sent

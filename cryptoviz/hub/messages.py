@@ -2,7 +2,9 @@
 
 A `Frame` holds one outgoing message. Data frames are encoded lazily, the first time some
 client needs them, so a stream nobody watches costs no encoding; once encoded, the same
-ASGI event (and so the same text) goes to every recipient and to later resumes.
+ASGI event (and so the same text) goes to every recipient and to later resumes. Clients of
+the hub's own listener take `wire` instead: the whole WebSocket frame (header and payload),
+built once and written as is to every one of them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any, Final
 import msgspec
 
 from cryptoviz.hub.protocol import SubKey
+from cryptoviz.hub.wsframe import TEXT, build, payload_of
 from cryptoviz.models import Candle, IndicatorPoint, NewsItem, Trade
 from cryptoviz.timeutil import now_ms, to_rfc3339
 
@@ -110,7 +113,7 @@ class ErrorData(msgspec.Struct):
 class Frame:
     """One outgoing message: its ASGI event once encoded, and what the buffer policy needs."""
 
-    __slots__ = ("event", "item", "key", "kind", "seq", "ts")
+    __slots__ = ("event", "item", "key", "kind", "seq", "ts", "wire")
 
     def __init__(
         self, kind: int, item: Any, seq: int = 0, key: Any = None, event: Event | None = None
@@ -122,6 +125,8 @@ class Frame:
         """CANDLE: (symbol, timeframe, open time), the unit of coalescing; NEWS: the item's symbols."""
         self.ts = now_ms()
         self.event = event
+        self.wire: bytes | None = None
+        """The unmasked text frame, header included, once some listener client needed it."""
 
 
 class Encoder:
@@ -151,9 +156,25 @@ class Encoder:
         """The frame's event, encoded now if it was not yet."""
         event = frame.event
         if event is None:
-            out = Out(_TYPES[frame.kind], self._data(frame.kind, frame.item), frame.ts, frame.seq)
-            event = frame.event = self.event(out)
+            wire = frame.wire
+            text = payload_of(wire).decode() if wire is not None else self.text(self._out(frame))
+            event = frame.event = {"type": "websocket.send", "text": text}
         return event
+
+    def wire(self, frame: Frame) -> bytes:
+        """The frame's WebSocket text frame, built now if it was not yet."""
+        wire = frame.wire
+        if wire is None:
+            event = frame.event
+            if event is not None:
+                wire = build(TEXT, event["text"].encode())
+            else:
+                wire = build(TEXT, self._json.encode(self._out(frame)))
+            frame.wire = wire
+        return wire
+
+    def _out(self, frame: Frame) -> Out:
+        return Out(_TYPES[frame.kind], self._data(frame.kind, frame.item), frame.ts, frame.seq)
 
     def _data(self, kind: int, item: Any) -> Any:
         if kind == TRADE:

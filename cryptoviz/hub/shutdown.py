@@ -4,8 +4,8 @@ granian stops on SIGTERM or SIGINT through the event loop's signal handlers, and
 open WebSockets (clients see 1006) before the ASGI lifespan shutdown runs, so closing them
 there would be too late. When such handlers are installed on the running loop, they are
 wrapped: the hub's clients are closed first (bounded in time), then the server's own
-handler runs as before. Under any other server nothing changes, and the lifespan shutdown
-closes the clients.
+handler runs as before (see `create_app`). Under any other server nothing changes, and
+the lifespan shutdown closes the clients.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ import logging
 import signal
 from collections.abc import Awaitable, Callable
 from typing import Any
-
-from cryptoviz.hub.hub import Hub
 
 log = logging.getLogger(__name__)
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -74,9 +72,3 @@ class SignalChain:
     def _forward(self, sig: int) -> None:
         callback, args = self._originals[sig]
         callback(*args)
-
-
-def close_clients_first(hub: Hub) -> SignalChain:
-    """A chain that closes the hub's clients with 1001 before the server stops."""
-    cfg = hub.config
-    return SignalChain(lambda: hub.close_all(1001, "server shutting down", cfg.close_timeout_seconds))

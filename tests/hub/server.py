@@ -66,15 +66,17 @@ class HubServer:
         assert answer == b"ok\n", f"feeder said {answer!r}:\n{self.output()[-3000:]}"
 
 
-def start_server(tmp: Path, **hub: str) -> HubServer:
-    """`cryptoviz serve` with only the test feeder; `hub` overrides `[hub]` keys."""
+def start_server(tmp: Path, *, frontend: bool = True, plugins: tuple[str, ...] = (), **hub: str) -> HubServer:
+    """`cryptoviz serve` with the test feeder and `plugins`; `frontend` is `server.ws_frontend`,
+    `hub` overrides `[hub]` keys."""
     port = free_port()
     port_file = tmp / "feed.port"
     log = tmp / "serve.log"
     env = clean_env(
         SERVER__PORT=str(port),
+        SERVER__WS_FRONTEND=str(frontend).lower(),
         STORAGE__SQLITE_PATH=str(tmp / "hub.db"),
-        PLUGINS__ENABLED='["hubfeed"]',
+        PLUGINS__ENABLED=json.dumps(["hubfeed", *plugins]),
         PLUGINS__FOLDER=str(FEEDER),
         PLUGINS__HUBFEED__PORT_FILE=str(port_file),
         **{f"HUB__{key.upper()}": value for key, value in hub.items()},
@@ -119,8 +121,10 @@ def stop_server(server: HubServer) -> int | None:
 
 
 @contextmanager
-def running_server(tmp: Path, **hub: str) -> Iterator[HubServer]:
-    server = start_server(tmp, **hub)
+def running_server(
+    tmp: Path, *, frontend: bool = True, plugins: tuple[str, ...] = (), **hub: str
+) -> Iterator[HubServer]:
+    server = start_server(tmp, frontend=frontend, plugins=plugins, **hub)
     try:
         yield server
     finally:

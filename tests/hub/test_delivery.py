@@ -29,8 +29,8 @@ HISTORY = 100
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    with running_server(tmp_path_factory.mktemp("delivery"), HISTORY=str(HISTORY)) as srv:
+def server(tmp_path_factory: pytest.TempPathFactory, frontend: bool) -> Iterator[HubServer]:
+    with running_server(tmp_path_factory.mktemp("delivery"), frontend=frontend, HISTORY=str(HISTORY)) as srv:
         yield srv
 
 
@@ -103,12 +103,14 @@ async def test_news_resume_follows_the_subscription_symbol(server: HubServer) ->
         assert (await request(ws, {"action": "ping"}))["type"] == "pong"
 
 
-async def test_a_stuck_client_never_delays_fifty_others(tmp_path: Path) -> None:
+async def test_a_stuck_client_never_delays_fifty_others(tmp_path: Path, frontend: bool) -> None:
     """The stuck client's socket is filled with large news nobody else takes, then it is sent
     trades with everyone else. It is closed with 1008 while the 50 others get every trade, in
     order, with nothing dropped; once it reads again it finds the close."""
     count, batch = 1500, 100
-    with running_server(tmp_path, WRITE_TIMEOUT_SECONDS="1", CLOSE_TIMEOUT_SECONDS="30") as srv:
+    with running_server(
+        tmp_path, frontend=frontend, WRITE_TIMEOUT_SECONDS="1", CLOSE_TIMEOUT_SECONDS="30"
+    ) as srv:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", srv.port))
@@ -158,10 +160,10 @@ async def test_a_stuck_client_never_delays_fifty_others(tmp_path: Path) -> None:
             await ws.close()
 
 
-async def test_a_stuck_client_does_not_spoil_the_graceful_stop(tmp_path: Path) -> None:
+async def test_a_stuck_client_does_not_spoil_the_graceful_stop(tmp_path: Path, frontend: bool) -> None:
     """SIGTERM while a client's send is blocked: the server still stops its runtime (flushes,
     stops plugins) and exits 0. A send left pending would crash granian's worker at exit."""
-    with running_server(tmp_path) as srv:
+    with running_server(tmp_path, frontend=frontend) as srv:
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.connect(("127.0.0.1", srv.port))

@@ -34,8 +34,10 @@ MAX_SUBSCRIPTIONS = 5
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    with running_server(tmp_path_factory.mktemp("endpoint"), MAX_SUBSCRIPTIONS=str(MAX_SUBSCRIPTIONS)) as srv:
+def server(tmp_path_factory: pytest.TempPathFactory, frontend: bool) -> Iterator[HubServer]:
+    with running_server(
+        tmp_path_factory.mktemp("endpoint"), frontend=frontend, MAX_SUBSCRIPTIONS=str(MAX_SUBSCRIPTIONS)
+    ) as srv:
         yield srv
 
 
@@ -315,8 +317,12 @@ def test_plain_http_on_the_websocket_route_is_426(server: HubServer) -> None:
     assert response.json()["error"]["code"] == "upgrade_required"
 
 
-async def test_silent_connection_times_out_and_idle_subscribers_get_pings(tmp_path: Path) -> None:
-    with running_server(tmp_path, READ_TIMEOUT_SECONDS="1", PING_INTERVAL_SECONDS="0.5") as srv:
+async def test_silent_connection_times_out_and_idle_subscribers_get_pings(
+    tmp_path: Path, frontend: bool
+) -> None:
+    with running_server(
+        tmp_path, frontend=frontend, READ_TIMEOUT_SECONDS="1", PING_INTERVAL_SECONDS="0.5"
+    ) as srv:
         async with await connect(srv) as silent, await connect(srv) as listener:
             await request(listener, sub("news", "*"))
             assert await asyncio.wait_for(closed_code(silent), 15) == 1008
@@ -326,8 +332,8 @@ async def test_silent_connection_times_out_and_idle_subscribers_get_pings(tmp_pa
             assert srv.stats()["read_timeouts"] == 1
 
 
-async def test_sigterm_closes_every_client_with_1001_and_exits_0(tmp_path: Path) -> None:
-    with running_server(tmp_path) as srv:
+async def test_sigterm_closes_every_client_with_1001_and_exits_0(tmp_path: Path, frontend: bool) -> None:
+    with running_server(tmp_path, frontend=frontend) as srv:
         clients = [await connect(srv) for _ in range(3)]
         await request(clients[0], sub("trades", "BYEUSDT"))
         srv.proc.send_signal(15)

@@ -86,8 +86,8 @@ def test_parse_answers_a_command_or_a_protocol_error_and_nothing_else(frame: str
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HubServer]:
-    with running_server(tmp_path_factory.mktemp("fuzz")) as srv:
+def server(tmp_path_factory: pytest.TempPathFactory, frontend: bool) -> Iterator[HubServer]:
+    with running_server(tmp_path_factory.mktemp("fuzz"), frontend=frontend) as srv:
         yield srv
 
 

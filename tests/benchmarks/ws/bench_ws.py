@@ -3,7 +3,9 @@
 Servers, each fed the same trades and sending frames of the same shape, one JSON
 document per text frame:
 - `cryptoviz`: `cryptoviz serve` (granian, one worker) with only the benchmark feeder
-  enabled (feeder/wsbench_feeder.py), clients on /ws/crypto;
+  enabled (feeder/wsbench_feeder.py), clients on /ws/crypto, served by the hub's own
+  listener in front of granian (`server.ws_frontend`, the default);
+- `cryptoviz-asgi` (on request): the same with the listener off, granian's ASGI WebSocket;
 - `websockets`: a naive hub on the `websockets` library, `broadcast()` per message;
 - `node`: a Node.js `ws` server, `client.send` in a loop;
 - `blast`: writes a run of pre-encoded frames to each client in one call, so what it

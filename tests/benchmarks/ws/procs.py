@@ -27,10 +27,13 @@ WSLOAD = BUILD / "wsload"
 NODE_SERVER = HERE / "node" / "server.js"
 FEEDER_FOLDER = HERE / "feeder"
 SERVERS = ("blast", "cryptoviz", "websockets", "node")
-KNOWN_SERVERS = (*SERVERS, "blast-frames")
+KNOWN_SERVERS = (*SERVERS, "blast-frames", "cryptoviz-asgi")
 """`blast` writes a whole run of pre-encoded frames to each client in one call, so its
 figure is the load client's own ceiling. `blast-frames` (not run by default) writes one
-frame per call, which shows what the kernel's per-write cost alone allows."""
+frame per call, which shows what the kernel's per-write cost alone allows. `cryptoviz`
+serves /ws/crypto from the hub's own listener (`server.ws_frontend`, the default);
+`cryptoviz-asgi` (not run by default) is the same server with it off: granian's ASGI
+WebSocket, as before the listener."""
 _TICK = os.sysconf("SC_CLK_TCK")
 
 
@@ -54,9 +57,9 @@ def server_spec(name: str, port: int, control: Path, options: CryptovizOptions) 
     """How to start `name`; the control folder also holds CryptoViz's config and database."""
     python = sys.executable
     feed = ["--port", str(port), "--control", str(control)]
-    if name == "cryptoviz":
+    if name in ("cryptoviz", "cryptoviz-asgi"):
         config = control / "cryptoviz.toml"
-        config.write_text(_cryptoviz_config(port, control, options))
+        config.write_text(_cryptoviz_config(port, control, options, frontend=name == "cryptoviz"))
         cryptoviz = str(Path(python).with_name("cryptoviz"))
         return ServerSpec(name, [cryptoviz, "serve", "--config", str(config)], "/ws/crypto")
     if name == "websockets":
@@ -69,11 +72,11 @@ def server_spec(name: str, port: int, control: Path, options: CryptovizOptions) 
     raise ValueError(f"unknown server {name!r}; known: {', '.join(KNOWN_SERVERS)}")
 
 
-def _cryptoviz_config(port: int, control: Path, options: CryptovizOptions) -> str:
+def _cryptoviz_config(port: int, control: Path, options: CryptovizOptions, *, frontend: bool) -> str:
     enabled = ["wsbench_feeder", *options.extra_plugins]
     return "\n".join(
         [
-            f"[server]\nport = {port}",
+            f"[server]\nport = {port}\nws_frontend = {json.dumps(frontend)}",
             f"[storage]\nsqlite_path = {json.dumps(str(control / 'bench.db'))}",
             f"[hub]\nsend_buffer = {options.send_buffer}",
             '[log]\nlevel = "warning"',
