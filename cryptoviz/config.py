@@ -33,6 +33,9 @@ class _Section(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8080
+    ws_frontend: bool = True
+    """The hub's own listener takes host:port and serves /ws/crypto; granian, on a private unix
+    socket behind it, gets every other request byte for byte. False: granian serves everything."""
 
 
 class StorageConfig(_Section):
@@ -117,6 +120,8 @@ class PluginsConfig(_Section):
 
 class LogConfig(_Section):
     level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "text"] = "auto"
+    """`auto`: human-readable text when stderr is a terminal, one JSON object per line otherwise."""
 
 
 class Config(_Section):

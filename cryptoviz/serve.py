@@ -1,6 +1,11 @@
 """Run the app under granian: ASGI interface, one worker (the lifespan, and so every
 collector, must run once), SIGTERM handled by granian, which runs the lifespan
-shutdown so pending writes are flushed."""
+shutdown so pending writes are flushed.
+
+With `server.ws_frontend` (the default), granian listens on a unix socket in a private
+directory and the worker's lifespan opens the front listener on `server.host:port`
+(cryptoviz/hub/front.py): /ws/crypto is served there, everything else relayed to granian.
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,25 @@ import ctypes
 import ctypes.util
 import os
 import signal
+import socket
 import sys
+import tempfile
+from pathlib import Path
+from typing import Any
 
 from granian.constants import Interfaces
+from granian.log import LogLevels
 from granian.server import Server
 from litestar import Litestar
 
 from cryptoviz.config import Config, load_config
+from cryptoviz.logs import dict_config
 
 CONFIG_ENV = "CRYPTOVIZ_CONFIG_FILE"
+UPSTREAM_ENV = "CRYPTOVIZ_FRONT_UPSTREAM"
+"""Where granian listens when the front listener is on: a unix socket path, or host:port."""
+_UDS_MAX = 100
+"""Unix socket paths are limited to about 108 bytes; past this, granian takes a loopback port."""
 
 
 _PR_SET_PDEATHSIG = 1
@@ -43,20 +58,46 @@ def app_factory() -> Litestar:
     _stop_with_parent()
     config = load_config(os.environ.get(CONFIG_ENV) or None)
     _setup_logging(config)
-    return create_app(config)
+    return create_app(config, front_upstream=os.environ.get(UPSTREAM_ENV) or None)
 
 
 def serve(config: Config, config_path: str | None) -> int:
     if config_path:
         os.environ[CONFIG_ENV] = os.path.abspath(config_path)
-    server = Server(
+    os.environ.pop(UPSTREAM_ENV, None)
+    if not config.server.ws_frontend:
+        _server(config, address=config.server.host, port=config.server.port).serve()
+        return 0
+    with tempfile.TemporaryDirectory(prefix="cryptoviz-") as private:  # mode 0700: ours alone
+        uds = Path(private) / "granian.sock"
+        if len(str(uds)) <= _UDS_MAX:
+            os.environ[UPSTREAM_ENV] = str(uds)
+            server = _server(config, uds=uds, uds_permissions=0o600)
+        else:
+            port = _free_loopback_port()
+            os.environ[UPSTREAM_ENV] = f"127.0.0.1:{port}"
+            server = _server(config, address="127.0.0.1", port=port)
+        server.serve()
+    return 0
+
+
+def _server(config: Config, **bind: Any) -> Any:
+    """granian logs through the same configuration as the app (cryptoviz/logs.py), in its
+    main process and in the worker, so stderr holds one format."""
+    return Server(
         "cryptoviz.serve:app_factory",
-        address=config.server.host,
-        port=config.server.port,
         interface=Interfaces.ASGI,
         workers=1,
         factory=True,
         log_access=False,
+        log_level=LogLevels(config.log.level),
+        log_dictconfig=dict_config(config.log),
+        **bind,
     )
-    server.serve()
-    return 0
+
+
+def _free_loopback_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
