@@ -21,6 +21,7 @@ from cryptoviz.config import Config
 from cryptoviz.replay.command import replay_plugins
 from cryptoviz.runtime import Runtime
 from tests.conftest import make_config
+from tests.servers import kafka_redis_overrides
 
 pytestmark = pytest.mark.slow
 DEADLINE = 300.0
@@ -43,17 +44,7 @@ def embedded(folder: Path) -> Config:
 def scaled_out(folder: Path, kafka: str, redis: str, tag: str) -> Config:
     folder.mkdir()
     return make_config(
-        folder,
-        PLUGINS__ENABLED='["trades", "candles"]',
-        BUS__BACKEND="kafka",
-        BUS__KAFKA_BOOTSTRAP=kafka,
-        BUS__KAFKA_TOPIC_PREFIX=f"{tag}.",
-        BUS__GROUP_ID=tag,
-        BUS__KAFKA_PARTITIONS="3",
-        BUS__KAFKA_LINGER_MS="5",
-        DEDUP__BACKEND="redis",
-        DEDUP__REDIS_URL=redis,
-        DEDUP__REDIS_KEY_PREFIX=tag,
+        folder, PLUGINS__ENABLED='["trades", "candles"]', **kafka_redis_overrides(kafka, redis, tag)
     )
 
 

@@ -23,6 +23,7 @@ from cryptoviz.plugin import discover, select
 from cryptoviz.replay.command import replay_plugins
 from cryptoviz.runtime import Runtime
 from tests.conftest import make_config
+from tests.servers import production_overrides
 from tests.storage.postgres_db import differences, dump_postgres, dump_sqlite, fresh_database
 
 pytestmark = pytest.mark.slow
@@ -42,21 +43,7 @@ def embedded(folder: Path, **overrides: str) -> Config:
 
 def production(folder: Path, kafka: str, redis: str, dsn: str, tag: str, **overrides: str) -> Config:
     folder.mkdir()
-    return make_config(
-        folder,
-        STORAGE__BACKEND="postgres",
-        STORAGE__POSTGRES_DSN=dsn,
-        BUS__BACKEND="kafka",
-        BUS__KAFKA_BOOTSTRAP=kafka,
-        BUS__KAFKA_TOPIC_PREFIX=f"{tag}.",
-        BUS__GROUP_ID=tag,
-        BUS__KAFKA_PARTITIONS="3",
-        BUS__KAFKA_LINGER_MS="5",
-        DEDUP__BACKEND="redis",
-        DEDUP__REDIS_URL=redis,
-        DEDUP__REDIS_KEY_PREFIX=tag,
-        **overrides,
-    )
+    return make_config(folder, **production_overrides(kafka, redis, dsn, tag), **overrides)
 
 
 async def replay(config: Config, recording: Path) -> dict[str, Any]:

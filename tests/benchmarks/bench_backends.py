@@ -23,7 +23,7 @@ from cryptoviz.config import Config
 from cryptoviz.replay.command import _replay, replay_plugins
 from tests.benchmarks.bench_replay import PIPELINE, RECORDING
 from tests.conftest import make_config
-from tests.servers import KafkaServer, PostgresServer, RedisServer, launch
+from tests.servers import KafkaServer, PostgresServer, RedisServer, launch, production_overrides
 from tests.storage.postgres_db import fresh_database
 
 EMBEDDED = "embedded (SQLite, memory bus and dedup)"
@@ -35,21 +35,9 @@ def embedded(folder: Path) -> Config:
 
 def production(folder: Path, kafka: str, redis: str, dsn: str, partitions: int) -> Config:
     tag = f"bench{uuid.uuid4().hex[:8]}"
+    overrides = production_overrides(kafka, redis, dsn, tag, partitions=partitions)
     return make_config(
-        folder,
-        LOG__LEVEL="warning",
-        PLUGINS__ENABLED=PIPELINE,
-        STORAGE__FLUSH_MS="200",
-        STORAGE__BACKEND="postgres",
-        STORAGE__POSTGRES_DSN=dsn,
-        BUS__BACKEND="kafka",
-        BUS__KAFKA_BOOTSTRAP=kafka,
-        BUS__KAFKA_TOPIC_PREFIX=f"{tag}.",
-        BUS__GROUP_ID=tag,
-        BUS__KAFKA_PARTITIONS=str(partitions),
-        DEDUP__BACKEND="redis",
-        DEDUP__REDIS_URL=redis,
-        DEDUP__REDIS_KEY_PREFIX=tag,
+        folder, LOG__LEVEL="warning", PLUGINS__ENABLED=PIPELINE, STORAGE__FLUSH_MS="200", **overrides
     )
 
 

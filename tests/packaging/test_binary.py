@@ -21,6 +21,7 @@ import pytest
 from tests.conftest import REPO
 from tests.packaging.conftest import MEASURED
 from tests.packaging.process import clean_env, free_port, require_tool, serving
+from tests.servers import production_overrides
 from tests.storage.postgres_db import count, database_dsn
 
 pytestmark = pytest.mark.slow
@@ -168,17 +169,8 @@ def test_binary_runs_on_postgres_kafka_and_redis(
     port = free_port()
     env = clean_env(
         SERVER__PORT=str(port),
-        STORAGE__BACKEND="postgres",
-        STORAGE__POSTGRES_DSN=postgres_database,
-        BUS__BACKEND="kafka",
-        BUS__KAFKA_BOOTSTRAP=kafka_bootstrap,
-        BUS__KAFKA_TOPIC_PREFIX=f"{tag}.",
-        BUS__GROUP_ID=tag,
-        BUS__KAFKA_PARTITIONS="1",
-        DEDUP__BACKEND="redis",
-        DEDUP__REDIS_URL=redis_url,
-        DEDUP__REDIS_KEY_PREFIX=tag,
         PLUGINS__ENABLED='["simulator", "trades", "candles"]',
+        **production_overrides(kafka_bootstrap, redis_url, postgres_database, tag, partitions=1),
     )
     with serving([str(binary), "serve"], port, env, tmp_path) as server:
         server.wait_ready(deadline_s=90.0)

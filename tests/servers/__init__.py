@@ -36,6 +36,30 @@ SERVERS_PREFIX = "cryptoviz-servers-"
 S = TypeVar("S", bound=Server)
 
 
+def kafka_redis_overrides(kafka: str, redis: str, tag: str, *, partitions: int = 3) -> dict[str, str]:
+    """Configuration (CRYPTOVIZ_* names without the prefix) for the Kafka bus and Redis dedup,
+    isolated by `tag`: topics, consumer groups and dedup keys of their own."""
+    return {
+        "BUS__BACKEND": "kafka",
+        "BUS__KAFKA_BOOTSTRAP": kafka,
+        "BUS__KAFKA_TOPIC_PREFIX": f"{tag}.",
+        "BUS__GROUP_ID": tag,
+        "BUS__KAFKA_PARTITIONS": str(partitions),
+        "BUS__KAFKA_LINGER_MS": "5",
+        "DEDUP__BACKEND": "redis",
+        "DEDUP__REDIS_URL": redis,
+        "DEDUP__REDIS_KEY_PREFIX": tag,
+    }
+
+
+def production_overrides(
+    kafka: str, redis: str, dsn: str, tag: str, *, partitions: int = 3
+) -> dict[str, str]:
+    """`kafka_redis_overrides` with PostgreSQL storage at `dsn`."""
+    overrides = kafka_redis_overrides(kafka, redis, tag, partitions=partitions)
+    return {**overrides, "STORAGE__BACKEND": "postgres", "STORAGE__POSTGRES_DSN": dsn}
+
+
 def unavailable(exc: Exception) -> NoReturn:
     """Skip with the reason, or fail in CI where every server must run."""
     if os.environ.get("CI") == "true":
