@@ -15,6 +15,7 @@ from cryptoviz import __version__
 from cryptoviz.config import Config, load_config, to_toml_like
 from cryptoviz.errors import ConfigError, PluginError, StorageError
 from cryptoviz.plugin import PluginSpec, discover, select
+from cryptoviz.secrets import redacted_config
 from cryptoviz.tomlout import dumps
 
 log = logging.getLogger("cryptoviz")
@@ -34,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=float, default=None, help="0 = as fast as possible, 1.0 = real time")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.add_argument("files", nargs="+", metavar="FILE")
-    check = sub.add_parser("check-config", help="validate and print the effective configuration")
+    check = sub.add_parser("check-config", help="validate and print the effective configuration, passwords and tokens masked")
     check.add_argument("--config", help=config_help)
     plugins = sub.add_parser("plugins", help="list available and enabled plugins")
     plugins.add_argument("--config", help=config_help)
@@ -55,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "check-config":
             available = discover(config.plugins.folder)
             select(config, available)
-            sys.stdout.write(dumps(_effective(config, available)))
+            sys.stdout.write(dumps(redacted_config(_effective(config, available))))
             return 0
         return _list_plugins(config)
     except (ConfigError, PluginError, StorageError) as exc:

@@ -62,6 +62,22 @@ def test_check_config_prints_parseable_toml_with_env_overrides(tmp_path) -> None
     assert sections(decode_config(data)) == sections(load_config(None, environ))
 
 
+def test_check_config_masks_passwords_and_tokens(tmp_path) -> None:
+    result = run_cli(
+        tmp_path,
+        "check-config",
+        STORAGE__POSTGRES_DSN="postgresql://app:db-s3cret@db.internal/cryptoviz",
+        DEDUP__REDIS_URL="redis://:redis-s3cret@cache.internal:6379/0",
+        PLUGINS__NEWS__CRYPTOPANIC_TOKEN="token-s3cret",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "s3cret" not in result.stdout
+    data = tomllib.loads(result.stdout)
+    assert data["storage"]["postgres_dsn"] == "postgresql://app:***@db.internal/cryptoviz"
+    assert data["dedup"]["redis_url"] == "redis://:***@cache.internal:6379/0"
+    assert data["plugins"]["news"]["cryptopanic_token"] == "***"
+
+
 def test_check_config_merges_a_config_file(tmp_path) -> None:
     path = tmp_path / "site.toml"
     path.write_text('[server]\nhost = "0.0.0.0"\n\n[plugins.simulator]\nseed = 7\n')

@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Hashable, Sequence
-from urllib.parse import urlsplit, urlunsplit
 
 from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
@@ -28,6 +27,7 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 from cryptoviz.dedup.memory import MemoryDedup
+from cryptoviz.secrets import redacted
 from cryptoviz.tasks import backoff_delays
 
 log = logging.getLogger(__name__)
@@ -54,16 +54,6 @@ def redis_key(prefix: str, key: Hashable) -> str:
     """`(exchange, symbol, id)` -> `<prefix>:exchange:symbol:id`."""
     parts = key if isinstance(key, tuple) else (key,)
     return ":".join([prefix, *map(str, parts)])
-
-
-def redacted(url: str) -> str:
-    """The URL without its password, for logs and /ready."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class RedisDedup:

@@ -16,10 +16,11 @@ from typing import Any
 
 from cryptoviz.errors import StorageError
 from cryptoviz.models import INTERVALS, Candle, Stats24h, SymbolInfo, Trade
+from cryptoviz.secrets import redacted
 from cryptoviz.storage import postgres_schema as sql
 from cryptoviz.storage.postgres_indicators import PostgresIndicators
 from cryptoviz.storage.postgres_news import PostgresNews
-from cryptoviz.storage.postgres_pool import PgConnection, PgPool, redacted
+from cryptoviz.storage.postgres_pool import PgConnection, PgPool
 from cryptoviz.storage.spans import symbol_spans
 from cryptoviz.storage.stats import stats_from_parts
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -22,6 +21,7 @@ import asyncpg  # type: ignore[import-untyped]
 
 from cryptoviz.errors import CryptovizError, StorageError, StorageUnavailable
 from cryptoviz.observability.timings import WriteTimings
+from cryptoviz.secrets import redacted
 from cryptoviz.tasks import backoff_delays
 
 log = logging.getLogger(__name__)
@@ -30,12 +30,6 @@ RETRIABLE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
 """SQLSTATE classes waiting can fix: connection, rollback (deadlock, serialization),
 insufficient resources, operator intervention (shutdown, startup, cancel), system error."""
 NOT_RETRIABLE = frozenset({"57P04"})  # the database was dropped
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
-
-
-def redacted(dsn: str) -> str:
-    """The DSN with its password masked, for logs and messages."""
-    return _PASSWORD.sub(r"\1***@", dsn)
 
 
 def is_transient(exc: BaseException) -> bool:

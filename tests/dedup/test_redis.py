@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
-from cryptoviz.dedup.redis import RedisDedup, redacted, redis_key
+from cryptoviz.dedup.redis import RedisDedup, redis_key
 from cryptoviz.plugin import discover, select
 from cryptoviz.runtime import Runtime
+from cryptoviz.secrets import redacted
 from tests.conftest import make_config
 from tests.servers import RedisServer
 
