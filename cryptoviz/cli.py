@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--speed", type=float, default=None, help="0 = as fast as possible, 1.0 = real time")
     replay.add_argument("--quiet", action="store_true", help="no progress bar")
     replay.add_argument("files", nargs="+", metavar="FILE")
-    check = sub.add_parser("check-config", help="validate and print the effective configuration, passwords and tokens masked")
+    check = sub.add_parser("check-config", help="validate, print the configuration (secrets masked)")
     check.add_argument("--config", help=config_help)
     plugins = sub.add_parser("plugins", help="list available and enabled plugins")
     plugins.add_argument("--config", help=config_help)

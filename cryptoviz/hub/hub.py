@@ -356,6 +356,10 @@ class Hub:
     def snapshot_stats(self) -> dict[str, Any]:
         return self.stats.snapshot(self.clients.values())
 
+    def buffered(self) -> int:
+        """Messages waiting in every client's send buffer."""
+        return sum(len(client.buf) for client in self.clients.values())
+
 
 def _order(key: SubKey) -> tuple[str, str, str]:
     return (key.type, key.symbol, key.timeframe or "")

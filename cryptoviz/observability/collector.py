@@ -82,7 +82,7 @@ class RuntimeCollector(Collector):
         statuses = {name: instance.status() for name, instance in runtime.instances.items()}
         yield from _plugins(statuses)
         yield from self._bus()
-        yield from _hub(runtime.hub.snapshot_stats(), sum(len(c.buf) for c in runtime.hub.clients.values()))
+        yield from _hub(runtime.hub.snapshot_stats(), runtime.hub.buffered())
         yield from _dedup(runtime.dedup.status())
         timings = getattr(runtime.storage, "write_timings", None)
         if isinstance(timings, WriteTimings):
