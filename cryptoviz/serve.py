@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -30,6 +31,7 @@ from cryptoviz.logs import dict_config
 CONFIG_ENV = "CRYPTOVIZ_CONFIG_FILE"
 UPSTREAM_ENV = "CRYPTOVIZ_FRONT_UPSTREAM"
 """Where granian listens when the front listener is on: a unix socket path, or host:port."""
+_FOLDER_PREFIX = "cryptoviz-"
 _UDS_MAX = 100
 """Unix socket paths are limited to about 108 bytes; past this, granian takes a loopback port."""
 
@@ -68,7 +70,9 @@ def serve(config: Config, config_path: str | None) -> int:
     if not config.server.ws_frontend:
         _server(config, address=config.server.host, port=config.server.port).serve()
         return 0
-    with tempfile.TemporaryDirectory(prefix="cryptoviz-") as private:  # mode 0700: ours alone
+    _remove_stale_folders(Path(tempfile.gettempdir()))
+    # Mode 0700: ours alone. The pid in the name lets a later start remove it after a SIGKILL.
+    with tempfile.TemporaryDirectory(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-") as private:
         uds = Path(private) / "granian.sock"
         if len(str(uds)) <= _UDS_MAX:
             os.environ[UPSTREAM_ENV] = str(uds)
@@ -94,6 +98,28 @@ def _server(config: Config, **bind: Any) -> Any:
         log_dictconfig=dict_config(config.log),
         **bind,
     )
+
+
+def _remove_stale_folders(parent: Path) -> None:
+    """Socket folders of servers of this user that were killed outright (no cleanup ran)."""
+    for folder in parent.glob(f"{_FOLDER_PREFIX}*-*"):
+        pid = folder.name[len(_FOLDER_PREFIX) :].split("-", 1)[0]
+        try:
+            if not pid.isdigit() or folder.stat().st_uid != os.getuid() or _alive(int(pid)):
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _free_loopback_port() -> int:

@@ -261,3 +261,49 @@ def test_installed_console_script() -> None:
     proc = subprocess.run([str(CLI), "--version"], capture_output=True, text=True, timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == f"cryptoviz {cryptoviz.__version__}"
+
+
+@pytest.mark.slow
+def test_a_start_removes_the_socket_folder_a_killed_server_left(tmp_path: Path) -> None:
+    """The front listener relays to granian on a unix socket in a private temporary folder;
+    a server killed outright cannot remove it, so the next start does."""
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+
+    def start(name: str) -> Server:
+        port = free_port()
+        env = clean_env(SERVER__PORT=str(port), STORAGE__SQLITE_PATH=str(tmp_path / f"{name}.db"))
+        env["TMPDIR"] = str(temp)
+        log = tmp_path / f"{name}.log"
+        with log.open("wb") as out:
+            proc = subprocess.Popen(
+                [str(CLI), "serve", "--demo"], env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        server = Server(
+            proc, port, tmp_path / f"{name}.db", log, httpx.Client(base_url=f"http://127.0.0.1:{port}")
+        )
+        wait_for(lambda: server.http.get("/ready").status_code == 200, "/ready 200", server, READY_DEADLINE_S)
+        return server
+
+    def folders() -> set[str]:
+        return {p.name for p in temp.glob("cryptoviz-*")}
+
+    killed = start("killed")
+    try:
+        assert folders() == {f.name for f in temp.glob(f"cryptoviz-{killed.proc.pid}-*")} != set()
+        os.killpg(killed.proc.pid, signal.SIGKILL)  # main process and worker: no cleanup runs
+        killed.proc.wait(timeout=STOP_DEADLINE_S)
+        left = folders()
+        assert left, "the killed server's folder should still be there"
+    finally:
+        _stop(killed.proc)
+        killed.http.close()
+    restarted = start("restarted")
+    try:
+        assert folders().isdisjoint(left)
+        assert {f.name for f in temp.glob(f"cryptoviz-{restarted.proc.pid}-*")} == folders()
+    finally:
+        _stop(restarted.proc)
+        restarted.http.close()
+    assert folders() == set()  # a graceful stop removes its own
