@@ -12,7 +12,6 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import shutil
 import signal
 import socket
 import sys
@@ -27,6 +26,7 @@ from litestar import Litestar
 
 from cryptoviz.config import Config, load_config
 from cryptoviz.logs import dict_config
+from cryptoviz.pidfolders import owned_prefix, remove_orphans
 
 CONFIG_ENV = "CRYPTOVIZ_CONFIG_FILE"
 UPSTREAM_ENV = "CRYPTOVIZ_FRONT_UPSTREAM"
@@ -70,9 +70,9 @@ def serve(config: Config, config_path: str | None) -> int:
     if not config.server.ws_frontend:
         _server(config, address=config.server.host, port=config.server.port).serve()
         return 0
-    _remove_stale_folders(Path(tempfile.gettempdir()))
+    remove_orphans(_FOLDER_PREFIX)
     # Mode 0700: ours alone. The pid in the name lets a later start remove it after a SIGKILL.
-    with tempfile.TemporaryDirectory(prefix=f"{_FOLDER_PREFIX}{os.getpid()}-") as private:
+    with tempfile.TemporaryDirectory(prefix=owned_prefix(_FOLDER_PREFIX)) as private:
         uds = Path(private) / "granian.sock"
         if len(str(uds)) <= _UDS_MAX:
             os.environ[UPSTREAM_ENV] = str(uds)
@@ -98,28 +98,6 @@ def _server(config: Config, **bind: Any) -> Any:
         log_dictconfig=dict_config(config.log),
         **bind,
     )
-
-
-def _remove_stale_folders(parent: Path) -> None:
-    """Socket folders of servers of this user that were killed outright (no cleanup ran)."""
-    for folder in parent.glob(f"{_FOLDER_PREFIX}*-*"):
-        pid = folder.name[len(_FOLDER_PREFIX) :].split("-", 1)[0]
-        try:
-            if not pid.isdigit() or folder.stat().st_uid != os.getuid() or _alive(int(pid)):
-                continue
-        except OSError:
-            continue
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _free_loopback_port() -> int:

@@ -21,6 +21,7 @@ from typing import NoReturn, TypeVar
 
 import pytest
 
+from cryptoviz.pidfolders import owned_prefix, remove_orphans
 from tests.servers.kafka import KafkaServer
 from tests.servers.processes import (
     PostgresServer,
@@ -90,28 +91,11 @@ def launch(kind: type[S], component: str, parent: Path) -> S:
 def servers_dir() -> Iterator[Path]:
     """A world-traversable folder (the postgres user must reach its data), removed at the end.
     Folders left by test runs that were killed outright are removed first."""
-    _remove_orphans()
-    path = Path(tempfile.mkdtemp(prefix=f"{SERVERS_PREFIX}{os.getpid()}-"))
+    remove_orphans(SERVERS_PREFIX)
+    path = Path(tempfile.mkdtemp(prefix=owned_prefix(SERVERS_PREFIX)))
     path.chmod(0o755)
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-def _remove_orphans() -> None:
-    for folder in Path(tempfile.gettempdir()).glob(f"{SERVERS_PREFIX}*-*"):
-        pid = folder.name[len(SERVERS_PREFIX) :].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _session_server(kind: type[S], component: str, parent: Path) -> Iterator[S]:
