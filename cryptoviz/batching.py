@@ -48,25 +48,19 @@ class BatchingConsumer:
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         draining = asyncio.ensure_future(self._draining.wait())
-        get: asyncio.Future[tuple[str, list[Any]]] | None = None
         oldest: float | None = None
         try:
             while True:
-                if get is None:
-                    get = asyncio.ensure_future(self._sub.get())
-                if oldest is not None and not get.done():
-                    if await self._should_flush(get, draining, oldest + self._max_age - loop.time()):
-                        await self.flush()
-                        oldest = None
-                    continue
+                age_left = None if oldest is None else oldest + self._max_age - loop.time()
                 try:
-                    topic, items = await get
+                    message = await self._next(draining, age_left)
                 except BusClosed:
                     return
-                finally:
-                    if get.done():
-                        get = None
-                await self._accept(topic, items)
+                if message is None:
+                    await self.flush()
+                    oldest = None
+                    continue
+                await self._accept(*message)
                 pending = self._pending()
                 if pending >= self._batch_size:
                     await self.flush()
@@ -76,9 +70,23 @@ class BatchingConsumer:
                 elif oldest is None:
                     oldest = loop.time()
         finally:
-            for waiter in (get, draining):
-                if waiter is not None:
-                    waiter.cancel()
+            draining.cancel()
+
+    async def _next(
+        self, draining: asyncio.Future[Any], age_left: float | None
+    ) -> tuple[str, list[Any]] | None:
+        """The next message, or None when the pending rows are to be written first. No read
+        is left in flight past this call: a commit must cover only what was accepted."""
+        get = asyncio.ensure_future(self._sub.get())
+        try:
+            if age_left is not None and await self._should_flush(get, draining, age_left) and get.cancel():
+                # Wait for the read to stop; unlike `await get`, this lets our own cancellation through.
+                await asyncio.wait((get,))
+                if get.cancelled():
+                    return None
+            return await get  # done, possibly just before it could be stopped: accepted as usual
+        finally:
+            get.cancel()  # when we are cancelled ourselves; a no-op once it is done
 
     async def _should_flush(
         self, get: asyncio.Future[Any], draining: asyncio.Future[Any], age_left: float
